@@ -1,0 +1,113 @@
+/* moekit/kernels/quant/fp8_1x128.cuh - bf16 -> e4m3 per-token 1x128 groups.
+ *
+ * Portable CUDA/HIP. One 1x128 group is handled by 16 lanes, 8 bf16 (16 B)
+ * each; the group's amax is a 16-lane max. Groups are numbered with the row
+ * fastest (g = kb * M + m), so the 16 half-warps of a block write the scales
+ * of 16 consecutive rows of one k-block: 64 contiguous bytes in the MN-major
+ * scale layout the GEMMs read with TMA.
+ *
+ * Scales (see moekit.h, mk_quant_fp8):
+ *   f32:     sf[kb * ld + m] = max(amax, 1e-4) / 448,  q = e4m3(x * (448 / amax))
+ *   ue8m0x4: byte (kb % 4) of int32 sf[(kb / 4) * ld + m] = ue8m0_ceil(amax / 448),
+ *            q = e4m3(x * 2^-(e - 127)); unused bytes of the last int32 are 0.
+ * amax ignores inf and NaN: one bad value never destroys its 127 neighbours;
+ * inf then saturates to +-448 and NaN stays NaN (0x7f | sign).
+ * NOTE: the arithmetic is spelled with mk_f*_rn so that nvcc cannot contract
+ * it into FMAs: results are bit-identical to the CPU references.
+ */
+#ifndef MOEKIT_KERNELS_QUANT_FP8_1X128_CUH
+#define MOEKIT_KERNELS_QUANT_FP8_1X128_CUH
+
+#include "moekit/kernels/quant/common.cuh"
+
+namespace mk {
+namespace quant {
+
+constexpr float kFp8Max = 448.0f;
+constexpr float kFp8AmaxFloor = 1e-4f;   /* DeepGEMM's clamp: all-zero groups get a finite scale */
+constexpr int kFp8Threads = 256;         /* 16 groups per pass */
+constexpr int kFp8Unroll = 2;            /* groups per 16 lanes, loads issued together */
+
+/* ---- kernel ------------------------------------------------------------------------- */
+template <int kK, bool kUe8m0>
+MK_KERNEL void __launch_bounds__(kFp8Threads) fp8_1x128_kernel(const mk__quant_params p) {
+  static_assert(kK % 128 == 0, "K must be a multiple of 128");
+  constexpr int kKb = kK / 128;
+  const int64_t m_total = p.m;
+  const int64_t groups = m_total * kKb;
+  const int lane = (int)(mk_thread_x() & 15u);             /* lane within the group */
+  const int64_t hw = (int64_t)mk_block_x() * (kFp8Threads / 16) + (mk_thread_x() >> 4);
+  const int64_t hw_total = (int64_t)mk_grid_dim_x() * (kFp8Threads / 16);
+
+  /* [kFp8Unroll] x 16 B per lane: all loads first */
+  mk_u32x4 v[kFp8Unroll];
+  int64_t m_of[kFp8Unroll];
+  int kb_of[kFp8Unroll];
+#pragma unroll
+  for (int u = 0; u < kFp8Unroll; ++u) {
+    const int64_t g = hw + u * hw_total;
+    const bool ok = g < groups;
+    const int kb = ok ? (int)(g / m_total) : 0;
+    const int64_t m = ok ? g - (int64_t)kb * m_total : 0;
+    m_of[u] = ok ? m : -1;
+    kb_of[u] = kb;
+    if (ok) {
+      v[u] = mk_ld_stream_16((const uint16_t *)p.x + m * p.ldx + kb * 128 + lane * 8);
+    } else {
+      v[u].x = v[u].y = v[u].z = v[u].w = 0u;
+    }
+  }
+
+#pragma unroll
+  for (int u = 0; u < kFp8Unroll; ++u) {
+    float f[8];
+    /* every lane joins the shuffles, valid or not */
+    const float amax = mk_fmaxf(mk_group_max_f32<16>(amax8_bf16(v[u], f)), kFp8AmaxFloor);
+    float inv;
+    uint32_t sf_bits;
+    if (kUe8m0) {
+      const uint32_t e = mk_ue8m0_from_f32_ceil(mk_fdiv_rn(amax, kFp8Max));
+      inv = ue8m0_inverse(e);
+      sf_bits = e;
+    } else {
+      inv = mk_fdiv_rn(kFp8Max, amax);
+      sf_bits = mk_f32_bits(mk_fdiv_rn(amax, kFp8Max));
+    }
+    const int64_t m = m_of[u];
+    if (m < 0) continue;
+    const int kb = kb_of[u];
+    mk_u32x2 out;
+    out.x = mk_e4m3x2_from_f32x2(mk_fmul_rn(f[0], inv), mk_fmul_rn(f[1], inv)) |
+            (mk_e4m3x2_from_f32x2(mk_fmul_rn(f[2], inv), mk_fmul_rn(f[3], inv)) << 16);
+    out.y = mk_e4m3x2_from_f32x2(mk_fmul_rn(f[4], inv), mk_fmul_rn(f[5], inv)) |
+            (mk_e4m3x2_from_f32x2(mk_fmul_rn(f[6], inv), mk_fmul_rn(f[7], inv)) << 16);
+    *(mk_u32x2 *)((uint8_t *)p.q + m * p.ldq + kb * 128 + lane * 8) = out;
+    if (lane == 0) {
+      if (kUe8m0) {
+        uint8_t *sf = (uint8_t *)p.sf + ((int64_t)(kb / 4) * p.ldsf + m) * 4;
+        sf[kb % 4] = (uint8_t)sf_bits;
+        if (kb == kKb - 1)                                    /* zero the unused bytes */
+          for (int j = kb % 4 + 1; j < 4; ++j) sf[j] = 0;
+      } else {
+        ((float *)p.sf)[(int64_t)kb * p.ldsf + m] = mk_f32_from_bits(sf_bits);
+      }
+    }
+  }
+}
+
+/* ---- launcher ----------------------------------------------------------------------- */
+#if defined(MK_CUDA) && !defined(MK_NO_LAUNCHERS)
+template <int kK, bool kUe8m0>
+int launch_fp8_1x128(const mk__quant_params *p, void *stream) {
+  const int64_t groups = p->m * (kK / 128);
+  const int64_t per_block = (kFp8Threads / 16) * kFp8Unroll;
+  const unsigned blocks = (unsigned)((groups + per_block - 1) / per_block);
+  fp8_1x128_kernel<kK, kUe8m0><<<blocks, kFp8Threads, 0, (cudaStream_t)stream>>>(*p);
+  return (int)cudaGetLastError();
+}
+#endif
+
+}  // namespace quant
+}  // namespace mk
+
+#endif /* MOEKIT_KERNELS_QUANT_FP8_1X128_CUH */

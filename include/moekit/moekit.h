@@ -1,0 +1,182 @@
+/* moekit.h - the C11 host API of a moekit instance library.
+ *
+ * An instance library (libmoekit_<model>.a / .so) holds the kernels that a
+ * model manifest asked for, a registry of them, and the entry points below.
+ * Every operation has an args struct that starts with `struct_size` (set it
+ * to sizeof) and two calls:
+ *
+ *   mk_status mk_<op>_workspace_size(const mk_<op>_args *args, size_t *bytes);
+ *   mk_status mk_<op>(const mk_<op>_args *args, void *workspace,
+ *                     size_t workspace_bytes, void *stream);
+ *
+ * Tensors are mk_tensor descriptors (strides in elements). The library never
+ * allocates device memory and never synchronizes the stream. On error an
+ * MK_ERR_* code is returned, mk_last_error() names the argument and the rule
+ * it broke, and no output has been written.
+ *
+ *   #include <moekit/moekit.h>
+ *   mk_quant_fp8_args a = {sizeof a};
+ *   a.x = mk_tensor_2d(x, MK_DTYPE_BF16, m, 7168);
+ *   ...
+ *   if (mk_quant_fp8(&a, NULL, 0, stream) != MK_OK) puts(mk_last_error());
+ *
+ * The implementation is compiled into the instance library from
+ * moekit/api/impl_*.h (stb style: MOEKIT_IMPLEMENTATION).
+ */
+#ifndef MOEKIT_H
+#define MOEKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOEKIT_VERSION_MAJOR 0
+#define MOEKIT_VERSION_MINOR 1
+
+/* ---- status ---------------------------------------------------------------- */
+typedef enum mk_status {
+  MK_OK = 0,
+  MK_ERR_INVALID_ARG = 1, /* null or misaligned pointer, bad value, bad struct_size */
+  MK_ERR_DTYPE = 2,       /* a tensor has the wrong dtype */
+  MK_ERR_SHAPE = 3,       /* shapes disagree, or a stride breaks a layout rule */
+  MK_ERR_UNSUPPORTED = 4, /* no instance in this library serves the call */
+  MK_ERR_WORKSPACE = 5,   /* workspace missing or too small */
+  MK_ERR_DEVICE = 6,      /* the GPU runtime failed (no device, launch error) */
+  MK_ERR_INTERNAL = 7
+} mk_status;
+
+const char *mk_status_str(mk_status status);
+/* The message of the last failed call on this thread ("" if none). */
+const char *mk_last_error(void);
+
+/* ---- dtypes ---------------------------------------------------------------- */
+typedef enum mk_dtype {
+  MK_DTYPE_INVALID = 0,
+  MK_DTYPE_F32 = 1,
+  MK_DTYPE_F16 = 2,
+  MK_DTYPE_BF16 = 3,
+  MK_DTYPE_E4M3 = 4,      /* OCP E4M3FN */
+  MK_DTYPE_E4M3FNUZ = 5,  /* gfx942 FP8 */
+  MK_DTYPE_E5M2 = 6,
+  MK_DTYPE_E2M1X2 = 7,    /* two FP4 values per byte, even element in the low nibble */
+  MK_DTYPE_UE8M0 = 8,     /* one power-of-two scale per byte */
+  MK_DTYPE_UE8M0X4 = 9,   /* four ue8m0 scales packed in an int32, first in the low byte */
+  MK_DTYPE_UE4M3 = 10,    /* NVFP4 block scale */
+  MK_DTYPE_I32 = 11,
+  MK_DTYPE_I64 = 12,
+  MK_DTYPE_U8 = 13,
+  MK_DTYPE_COUNT_ = 14
+} mk_dtype;
+
+size_t mk_dtype_size(mk_dtype dtype);     /* bytes per element; 0 if unknown */
+const char *mk_dtype_name(mk_dtype dtype); /* "bf16", ...; "invalid" if unknown */
+
+/* ---- tensors --------------------------------------------------------------- */
+#define MK_MAX_DIMS 4
+
+typedef struct mk_tensor {
+  void *data;
+  mk_dtype dtype;
+  int32_t ndim;
+  int64_t shape[MK_MAX_DIMS];
+  int64_t strides[MK_MAX_DIMS]; /* in elements of dtype */
+} mk_tensor;
+
+/* Row-major contiguous descriptors. */
+mk_tensor mk_tensor_1d(void *data, mk_dtype dtype, int64_t n);
+mk_tensor mk_tensor_2d(void *data, mk_dtype dtype, int64_t rows, int64_t cols);
+mk_tensor mk_tensor_3d(void *data, mk_dtype dtype, int64_t d0, int64_t d1, int64_t d2);
+
+/* ---- registry -------------------------------------------------------------- */
+typedef enum mk_op {
+  MK_OP_QUANT_FP8 = 1,   /* bf16 -> e4m3, 1x128 groups */
+  MK_OP_QUANT_MXFP4 = 2, /* bf16 -> e2m1 + ue8m0 per 32 */
+  MK_OP_QUANT_NVFP4 = 3, /* bf16 -> e2m1 + ue4m3 per 16 + f32 tensor scale */
+  MK_OP_ROUTE = 4,       /* top-k + sort by expert */
+  MK_OP_GEMM_FP8 = 5,    /* block-scaled FP8 GEMM (dense / grouped) */
+  MK_OP_COUNT_ = 6
+} mk_op;
+
+const char *mk_op_name(mk_op op);
+
+typedef struct mk_kernel_info {
+  uint32_t struct_size;
+  const char *name;   /* the instance key: file name, registry key, tuned-table name */
+  mk_op op;
+  const char *arch;   /* "sm_90a", "sm_100a", "gfx942", "gfx950" */
+  uint32_t variant;   /* op-specific flags, see docs/architecture.md */
+  int64_t n, k;       /* GEMM N and K; quantization K (hidden size) */
+  int32_t experts, top_k;
+  int32_t block_m, block_n, stages;
+} mk_kernel_info;
+
+int mk_registry_count(void);
+/* Fills *info for entry index (0 <= index < mk_registry_count()). */
+mk_status mk_registry_describe(int index, mk_kernel_info *info);
+/* Index of the first entry of `op` with these dimensions (0 = any), or -1. */
+int mk_registry_find(mk_op op, int64_t n, int64_t k, int32_t experts, int32_t top_k);
+/* The model name the library was generated for, e.g. "deepseek-v3". */
+const char *mk_library_model(void);
+
+/* ---- activation quantization ----------------------------------------------- */
+/* bf16 [M, K] -> e4m3 [M, K] with one scale per 1x128 group.
+ *   x       bf16 [M, K], unit column stride, row stride a multiple of 8
+ *   q       e4m3 [M, K], unit column stride, row stride a multiple of 16
+ *   scales  MN-major, DeepGEMM's TMA-aligned layout: shape [M, K/128],
+ *           strides {1, ld} with ld >= M and ld % 4 == 0, and either
+ *             MK_DTYPE_F32      scale = max(amax, 1e-4) / 448       (sm90 GEMMs), or
+ *             MK_DTYPE_UE8M0X4  shape [M, ceil(K/512)]: the scale rounded up to a
+ *                               power of two, four k-groups per int32 (sm100 GEMMs). */
+typedef struct mk_quant_fp8_args {
+  uint32_t struct_size;
+  mk_tensor x, q, scales;
+} mk_quant_fp8_args;
+
+mk_status mk_quant_fp8_workspace_size(const mk_quant_fp8_args *args, size_t *bytes);
+mk_status mk_quant_fp8(const mk_quant_fp8_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
+/* Scale-factor layouts of the FP4 formats. */
+typedef enum mk_sf_layout {
+  MK_SF_ROW_MAJOR = 0,      /* scales [M, K/G], unit column stride */
+  MK_SF_SWIZZLED_128X4 = 1  /* the tcgen05 / cuBLASLt block-scaling layout: 1-D,
+                               ceil(M/128)*128 * ceil(K/G/4)*4 bytes, padding zeroed */
+} mk_sf_layout;
+
+/* bf16 [M, K] -> MXFP4: e2m1x2 [M, K/2] + ue8m0 scales per 32 elements,
+ * scale = 2^ceil(log2(amax / 6)) so no element clips. */
+typedef struct mk_quant_mxfp4_args {
+  uint32_t struct_size;
+  mk_tensor x, q, scales;
+  mk_sf_layout sf_layout;
+} mk_quant_mxfp4_args;
+
+mk_status mk_quant_mxfp4_workspace_size(const mk_quant_mxfp4_args *args, size_t *bytes);
+mk_status mk_quant_mxfp4(const mk_quant_mxfp4_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
+/* bf16 [M, K] -> NVFP4: e2m1x2 [M, K/2] + ue4m3 scales per 16 elements.
+ * global_scale: f32 [1] on the device, usually 448 * 6 / amax(tensor).
+ * Dequantized value = e2m1 * ue4m3 / global_scale. */
+typedef struct mk_quant_nvfp4_args {
+  uint32_t struct_size;
+  mk_tensor x, q, scales, global_scale;
+  mk_sf_layout sf_layout;
+} mk_quant_nvfp4_args;
+
+mk_status mk_quant_nvfp4_workspace_size(const mk_quant_nvfp4_args *args, size_t *bytes);
+mk_status mk_quant_nvfp4(const mk_quant_nvfp4_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOEKIT_H */
+
+/* ---- implementation (one translation unit of the instance library) ------------ */
+#if defined(MOEKIT_IMPLEMENTATION) && !defined(MOEKIT_IMPLEMENTATION_DONE)
+#define MOEKIT_IMPLEMENTATION_DONE
+#include "moekit/api/impl_core.h"
+#include "moekit/api/impl_quant.h"
+#endif

@@ -1,0 +1,272 @@
+/* test_api.c - argument validation of every C entry point.
+ *
+ * Prints one "ok <name>" or "not ok <name>: <why>" line per check
+ * (tests/host/test_api.py turns them into sub-tests). Runs with or without a
+ * GPU: with one, buffers are cudaMalloc'd and valid calls must succeed;
+ * without, valid calls must get as far as MK_ERR_DEVICE.
+ */
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "moekit/instances.h"
+#include "moekit/moekit.h"
+
+static int failures = 0;
+
+static void report(const char *name, int ok, const char *why) {
+  if (ok) printf("ok %s\n", name);
+  else {
+    printf("not ok %s: %s\n", name, why);
+    failures++;
+  }
+}
+
+/* A call must fail with `want` and a message containing `needle`. */
+static void expect(const char *name, mk_status got, mk_status want, const char *needle) {
+  char why[768];
+  if (got != want) {
+    snprintf(why, sizeof why, "status %d (%s), expected %d (%s); message: %s", got, mk_status_str(got), want,
+             mk_status_str(want), mk_last_error());
+    report(name, 0, why);
+  } else if (needle && !strstr(mk_last_error(), needle)) {
+    snprintf(why, sizeof why, "message \"%s\" lacks \"%s\"", mk_last_error(), needle);
+    report(name, 0, why);
+  } else {
+    report(name, 1, "");
+  }
+}
+
+static int have_gpu = 0;
+
+/* Device memory when there is a GPU, else 256-byte aligned host memory. */
+static void *buf(size_t bytes) {
+  void *p = NULL;
+  if (have_gpu) {
+    if (cudaMalloc(&p, bytes) != cudaSuccess) abort();
+    cudaMemset(p, 0x5a, bytes);
+  } else {
+    p = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    memset(p, 0x5a, bytes);
+  }
+  return p;
+}
+
+/* A valid call: MK_OK with a GPU, MK_ERR_DEVICE ("cannot query the GPU") without. */
+static void expect_valid(const char *name, mk_status got) {
+  if (have_gpu) expect(name, got, MK_OK, NULL);
+  else expect(name, got, MK_ERR_DEVICE, "cannot query the GPU");
+}
+
+/* ---- registry and basics ---------------------------------------------------------- */
+static void test_basics(void) {
+  int i, distinct = 1;
+  for (i = 0; i <= 7; ++i) {
+    int j;
+    for (j = 0; j < i; ++j)
+      if (!strcmp(mk_status_str((mk_status)i), mk_status_str((mk_status)j))) distinct = 0;
+  }
+  report("status_strings_distinct", distinct, "two statuses share a string");
+  report("status_str_unknown", !strcmp(mk_status_str((mk_status)99), "unknown status"), mk_status_str((mk_status)99));
+  report("dtype_sizes", mk_dtype_size(MK_DTYPE_BF16) == 2 && mk_dtype_size(MK_DTYPE_UE8M0X4) == 4 &&
+                            mk_dtype_size(MK_DTYPE_E2M1X2) == 1 && mk_dtype_size((mk_dtype)99) == 0,
+         "wrong size");
+  report("dtype_names", !strcmp(mk_dtype_name(MK_DTYPE_E4M3), "e4m3") && !strcmp(mk_dtype_name((mk_dtype)-1), "invalid"),
+         mk_dtype_name(MK_DTYPE_E4M3));
+  {
+    mk_tensor t = mk_tensor_3d((void *)0x100, MK_DTYPE_F32, 2, 3, 4);
+    report("tensor_3d_strides", t.ndim == 3 && t.strides[0] == 12 && t.strides[1] == 4 && t.strides[2] == 1, "strides");
+  }
+  report("library_model", !strcmp(mk_library_model(), MOEKIT_MODEL), mk_library_model());
+  report("registry_count", mk_registry_count() == MOEKIT_NUM_INSTANCES, "count differs from instances.h");
+  {
+    mk_kernel_info info;
+    int ok = 1;
+    for (i = 0; i < mk_registry_count(); ++i) {
+      memset(&info, 0, sizeof info);
+      info.struct_size = sizeof info;
+      if (mk_registry_describe(i, &info) != MK_OK || !info.name || !info.arch || info.op <= 0 ||
+          strcmp(mk_op_name(info.op), "invalid") == 0)
+        ok = 0;
+    }
+    report("registry_describe_all", ok, mk_last_error());
+    info.struct_size = sizeof info;
+    expect("registry_describe_negative", mk_registry_describe(-1, &info), MK_ERR_INVALID_ARG, "index -1");
+    expect("registry_describe_past_end", mk_registry_describe(mk_registry_count(), &info), MK_ERR_INVALID_ARG,
+           "outside");
+    expect("registry_describe_null", mk_registry_describe(0, NULL), MK_ERR_INVALID_ARG, "info is NULL");
+    info.struct_size = 0;
+    expect("registry_describe_struct_size", mk_registry_describe(0, &info), MK_ERR_INVALID_ARG, "struct_size");
+  }
+  report("registry_find_hit", mk_registry_find(MK_OP_QUANT_FP8, 0, MOEKIT_MODEL_HIDDEN, 0, 0) >= 0, "hidden K missing");
+  report("registry_find_miss", mk_registry_find(MK_OP_QUANT_FP8, 0, 12345, 0, 0) == -1, "found K=12345");
+}
+
+/* ---- quant fp8 ------------------------------------------------------------------------ */
+#define M 64
+#define K MOEKIT_MODEL_HIDDEN
+
+static mk_quant_fp8_args fp8_args(void *x, void *q, void *sf, int ue8m0) {
+  mk_quant_fp8_args a;
+  memset(&a, 0, sizeof a);
+  a.struct_size = sizeof a;
+  a.x = mk_tensor_2d(x, MK_DTYPE_BF16, M, K);
+  a.q = mk_tensor_2d(q, MK_DTYPE_E4M3, M, K);
+  if (ue8m0) {
+    a.scales = mk_tensor_2d(sf, MK_DTYPE_UE8M0X4, M, (K / 128 + 3) / 4);
+  } else {
+    a.scales = mk_tensor_2d(sf, MK_DTYPE_F32, M, K / 128);
+  }
+  a.scales.strides[0] = 1; /* MN-major: {1, ld} */
+  a.scales.strides[1] = M;
+  return a;
+}
+
+static void test_quant_fp8(void) {
+  void *x = buf((size_t)M * K * 2), *q = buf((size_t)M * K), *sf = buf((size_t)M * K / 128 * 4);
+  mk_quant_fp8_args a;
+  size_t ws = 1;
+  expect("fp8_null_args", mk_quant_fp8(NULL, NULL, 0, NULL), MK_ERR_INVALID_ARG, "args is NULL");
+  a = fp8_args(x, q, sf, 0);
+  a.struct_size = 0;
+  expect("fp8_struct_size_zero", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_INVALID_ARG, "struct_size");
+  a.struct_size = sizeof a + 8;
+  expect("fp8_struct_size_too_big", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_INVALID_ARG, "struct_size");
+  a = fp8_args(NULL, q, sf, 0);
+  expect("fp8_x_null", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_INVALID_ARG, "x: data is NULL");
+  a = fp8_args((char *)x + 2, q, sf, 0);
+  expect("fp8_x_misaligned", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_INVALID_ARG, "x: data");
+  a = fp8_args(x, q, sf, 0);
+  a.x.dtype = MK_DTYPE_F16;
+  expect("fp8_x_dtype", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_DTYPE, "x: dtype is f16, expected bf16");
+  a = fp8_args(x, q, sf, 0);
+  a.x.dtype = (mk_dtype)77;
+  expect("fp8_x_unknown_dtype", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_DTYPE, "invalid");
+  a = fp8_args(x, q, sf, 0);
+  a.x.ndim = 3;
+  expect("fp8_x_ndim", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "x: ndim is 3");
+  a = fp8_args(x, q, sf, 0);
+  a.x.shape[0] = 0;
+  expect("fp8_x_empty", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "x: shape[0] = 0");
+  a = fp8_args(x, q, sf, 0);
+  a.x.shape[1] = K - 64;
+  a.x.strides[0] = K;
+  expect("fp8_k_not_multiple_of_128", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "multiple of the group size 128");
+  a = fp8_args(x, q, sf, 0);
+  a.x.strides[1] = 2;
+  expect("fp8_x_column_stride", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "column stride");
+  a = fp8_args(x, q, sf, 0);
+  a.x.strides[0] = K + 4;
+  expect("fp8_x_row_stride_unaligned", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "row stride");
+  a = fp8_args(x, q, sf, 0);
+  a.q.shape[0] = M - 1;
+  expect("fp8_q_shape", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "q: shape");
+  a = fp8_args(x, q, sf, 0);
+  a.q.dtype = MK_DTYPE_E5M2;
+  expect("fp8_q_dtype", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_DTYPE, "q: dtype is e5m2");
+  a = fp8_args(x, NULL, sf, 0);
+  expect("fp8_q_null", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_INVALID_ARG, "q: data is NULL");
+  a = fp8_args(x, q, sf, 0);
+  a.scales.dtype = MK_DTYPE_BF16;
+  expect("fp8_scales_dtype", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_DTYPE, "expected f32 (sm90 layout) or ue8m0x4");
+  a = fp8_args(x, q, sf, 0);
+  a.scales.strides[0] = K / 128;
+  a.scales.strides[1] = 1;
+  expect("fp8_scales_not_mn_major", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "MN-major");
+  a = fp8_args(x, q, sf, 0);
+  a.scales.strides[1] = M + 1;
+  expect("fp8_scales_ld_unaligned", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "TMA-aligned");
+  a = fp8_args(x, q, sf, 0);
+  a.scales.shape[1] = K / 128 + 1;
+  expect("fp8_scales_shape", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_SHAPE, "scales: shape");
+  a = fp8_args(x, q, (char *)sf + 4, 0);
+  expect("fp8_scales_misaligned", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_INVALID_ARG, "16-byte aligned");
+  a = fp8_args(x, q, sf, 0);
+  a.x.shape[1] = a.q.shape[1] = 128 * 97; /* no instance for K = 12416 */
+  a.x.strides[0] = a.q.strides[0] = 128 * 97;
+  a.scales.shape[1] = 97;
+  expect("fp8_unsupported_k", mk_quant_fp8(&a, NULL, 0, NULL), MK_ERR_UNSUPPORTED, "no instance");
+  expect("fp8_workspace_null", mk_quant_fp8_workspace_size(&a, NULL), MK_ERR_INVALID_ARG, "bytes is NULL");
+  a = fp8_args(x, q, sf, 0);
+  report("fp8_workspace_zero", mk_quant_fp8_workspace_size(&a, &ws) == MK_OK && ws == 0, mk_last_error());
+  expect_valid("fp8_valid_f32", mk_quant_fp8(&a, NULL, 0, NULL));
+  a = fp8_args(x, q, sf, 1);
+  expect_valid("fp8_valid_ue8m0", mk_quant_fp8(&a, NULL, 0, NULL));
+  if (!have_gpu) { /* outputs untouched on error (host memory: readable) */
+    unsigned char *qq = (unsigned char *)q;
+    int i, same = 1;
+    for (i = 0; i < M * K; ++i) same &= qq[i] == 0x5a;
+    report("fp8_outputs_untouched", same, "q was written by a failing call");
+  }
+}
+
+/* ---- quant mxfp4 / nvfp4 -------------------------------------------------------------- */
+static void test_quant_fp4(void) {
+  void *x = buf((size_t)M * K * 2), *q = buf((size_t)M * K / 2), *sf = buf((size_t)128 * K / 16);
+  float *gs = (float *)buf(16);
+  mk_quant_mxfp4_args a;
+  mk_quant_nvfp4_args n;
+  memset(&a, 0, sizeof a);
+  a.struct_size = sizeof a;
+  a.x = mk_tensor_2d(x, MK_DTYPE_BF16, M, K);
+  a.q = mk_tensor_2d(q, MK_DTYPE_E2M1X2, M, K / 2);
+  a.scales = mk_tensor_2d(sf, MK_DTYPE_UE8M0, M, K / 32);
+  {
+    mk_quant_mxfp4_args b = a;
+    b.q.shape[1] = K;
+    expect("mxfp4_q_shape", mk_quant_mxfp4(&b, NULL, 0, NULL), MK_ERR_SHAPE, "expected [64,");
+    b = a;
+    b.q.dtype = MK_DTYPE_U8;
+    expect("mxfp4_q_dtype", mk_quant_mxfp4(&b, NULL, 0, NULL), MK_ERR_DTYPE, "expected e2m1x2");
+    b = a;
+    b.scales.dtype = MK_DTYPE_UE4M3;
+    expect("mxfp4_scales_dtype", mk_quant_mxfp4(&b, NULL, 0, NULL), MK_ERR_DTYPE, "expected ue8m0");
+    b = a;
+    b.sf_layout = (mk_sf_layout)7;
+    expect("mxfp4_bad_layout", mk_quant_mxfp4(&b, NULL, 0, NULL), MK_ERR_INVALID_ARG, "sf_layout 7");
+    b = a;
+    b.sf_layout = MK_SF_SWIZZLED_128X4;
+    b.scales = mk_tensor_1d(sf, MK_DTYPE_UE8M0, (int64_t)M * K / 32);
+    expect("mxfp4_swizzled_size", mk_quant_mxfp4(&b, NULL, 0, NULL), MK_ERR_SHAPE, "swizzled 128x4");
+    b.scales = mk_tensor_1d(sf, MK_DTYPE_UE8M0, (int64_t)128 * K / 32);
+    expect_valid("mxfp4_valid_swizzled", mk_quant_mxfp4(&b, NULL, 0, NULL));
+    b = a;
+    b.x.shape[1] = b.x.strides[0] = K - 8;
+    expect("mxfp4_k_not_multiple_of_32", mk_quant_mxfp4(&b, NULL, 0, NULL), MK_ERR_SHAPE, "group size 32");
+    expect_valid("mxfp4_valid_row_major", mk_quant_mxfp4(&a, NULL, 0, NULL));
+  }
+  memset(&n, 0, sizeof n);
+  n.struct_size = sizeof n;
+  n.x = a.x;
+  n.q = a.q;
+  n.scales = mk_tensor_2d(sf, MK_DTYPE_UE4M3, M, K / 16);
+  n.global_scale = mk_tensor_1d(NULL, MK_DTYPE_F32, 1);
+  expect("nvfp4_global_scale_null", mk_quant_nvfp4(&n, NULL, 0, NULL), MK_ERR_INVALID_ARG, "global_scale: data is NULL");
+  n.global_scale = mk_tensor_1d(gs, MK_DTYPE_F32, 2);
+  expect("nvfp4_global_scale_shape", mk_quant_nvfp4(&n, NULL, 0, NULL), MK_ERR_SHAPE, "expected [1]");
+  n.global_scale = mk_tensor_1d(gs, MK_DTYPE_BF16, 1);
+  expect("nvfp4_global_scale_dtype", mk_quant_nvfp4(&n, NULL, 0, NULL), MK_ERR_DTYPE, "global_scale: dtype");
+  n.global_scale = mk_tensor_1d(gs, MK_DTYPE_F32, 1);
+  n.scales.shape[1] = K / 32;
+  expect("nvfp4_scales_shape", mk_quant_nvfp4(&n, NULL, 0, NULL), MK_ERR_SHAPE, "scales: shape");
+  n.scales.shape[1] = K / 16;
+  if (have_gpu) {
+    const float one = 1.0f;
+    cudaMemcpy(gs, &one, sizeof one, cudaMemcpyHostToDevice);
+  }
+  expect_valid("nvfp4_valid", mk_quant_nvfp4(&n, NULL, 0, NULL));
+  expect("nvfp4_null_args", mk_quant_nvfp4(NULL, NULL, 0, NULL), MK_ERR_INVALID_ARG, "args is NULL");
+}
+
+int main(void) {
+  int count = 0;
+  have_gpu = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  (void)cudaGetLastError();
+  printf("# %s GPU\n", have_gpu ? "with a" : "without a");
+  test_basics();
+  test_quant_fp8();
+  test_quant_fp4();
+  if (have_gpu) report("device_sync", cudaDeviceSynchronize() == cudaSuccess, "a valid call failed on the device");
+  return failures ? 1 : 0;
+}

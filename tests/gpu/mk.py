@@ -1,0 +1,115 @@
+"""ctypes binding of the moekit C API for the GPU tests and benchmarks.
+
+    lib = mk.Library("build")                  # loads build/lib/libmoekit_<model>.so
+    t = mk.tensor(torch_tensor)                 # mk_tensor describing a torch tensor
+    t = mk.tensor(torch_tensor, mk.UE8M0X4)     # ... with an explicit moekit dtype
+    args = lib.args("mk_quant_fp8_args", x=..., q=..., scales=...)
+    lib.call("mk_quant_fp8", args)              # raises MkError with mk_last_error()
+
+Only the Python standard library and (for tensor()) torch are needed.
+"""
+
+import ctypes
+import json
+from pathlib import Path
+
+MAX_DIMS = 4
+# mk_dtype values (include/moekit/moekit.h)
+F32, F16, BF16, E4M3, E4M3FNUZ, E5M2, E2M1X2, UE8M0, UE8M0X4, UE4M3, I32, I64, U8 = range(1, 14)
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int), ("ndim", ctypes.c_int32),
+                ("shape", ctypes.c_int64 * MAX_DIMS), ("strides", ctypes.c_int64 * MAX_DIMS)]
+
+
+def _torch_dtype(t):
+    import torch
+    table = {torch.float32: F32, torch.float16: F16, torch.bfloat16: BF16, torch.float8_e4m3fn: E4M3,
+             torch.float8_e5m2: E5M2, torch.int32: I32, torch.int64: I64, torch.uint8: U8}
+    if hasattr(torch, "float8_e4m3fnuz"):
+        table[torch.float8_e4m3fnuz] = E4M3FNUZ
+    return table[t.dtype]
+
+
+def tensor(t, dtype=None, shape=None, strides=None):
+    """An mk_tensor for a torch tensor (or None -> a null tensor). `dtype`
+    overrides the element type (e.g. UE8M0X4 for an int32 tensor); `shape` and
+    `strides` override the torch ones (in elements of `dtype`)."""
+    out = Tensor()
+    if t is None:
+        return out
+    out.data = t.data_ptr()
+    out.dtype = dtype if dtype is not None else _torch_dtype(t)
+    shape = list(shape if shape is not None else t.shape)
+    strides = list(strides if strides is not None else t.stride())
+    out.ndim = len(shape)
+    for i, (s, st) in enumerate(zip(shape, strides)):
+        out.shape[i] = s
+        out.strides[i] = st
+    return out
+
+
+class MkError(RuntimeError):
+    def __init__(self, fn, status, message):
+        self.status = status
+        super().__init__(f"{fn} -> status {status}: {message}")
+
+
+_ARG_STRUCTS = {}
+
+
+def struct(name, fields):
+    """Declares an args struct layout: fields is a list of (name, ctype)."""
+    cls = type(name, (ctypes.Structure,), {"_fields_": [("struct_size", ctypes.c_uint32)] + fields})
+    _ARG_STRUCTS[name] = cls
+    return cls
+
+
+# ---- args structs (keep in the order of include/moekit/moekit.h) ----------------------------
+struct("mk_quant_fp8_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor)])
+struct("mk_quant_mxfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor), ("sf_layout", ctypes.c_int)])
+struct("mk_quant_nvfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor), ("global_scale", Tensor),
+                               ("sf_layout", ctypes.c_int)])
+
+
+class Library:
+    def __init__(self, builddir="build"):
+        builddir = Path(builddir)
+        cfg = json.loads((builddir / "config.json").read_text())
+        self.model = cfg["model"]
+        self.lib = ctypes.CDLL(str(builddir / "lib" / f"libmoekit_{self.model}.so"))
+        self.lib.mk_last_error.restype = ctypes.c_char_p
+        self.lib.mk_registry_find.restype = ctypes.c_int
+        self.lib.mk_registry_find.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32,
+                                              ctypes.c_int32]
+
+    def args(self, name, **fields):
+        a = _ARG_STRUCTS[name]()
+        a.struct_size = ctypes.sizeof(a)
+        for k, v in fields.items():
+            setattr(a, k, v)
+        return a
+
+    def call(self, fn, args, workspace=None, workspace_bytes=0, stream=0):
+        """Calls mk_<op>(&args, workspace, bytes, stream); raises MkError on failure."""
+        f = getattr(self.lib, fn)
+        f.restype = ctypes.c_int
+        f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        st = f(ctypes.byref(args), workspace, workspace_bytes, stream)
+        if st != 0:
+            raise MkError(fn, st, self.lib.mk_last_error().decode())
+        return st
+
+    def workspace_size(self, fn, args):
+        f = getattr(self.lib, fn + "_workspace_size")
+        f.restype = ctypes.c_int
+        f.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
+        n = ctypes.c_size_t(0)
+        st = f(ctypes.byref(args), ctypes.byref(n))
+        if st != 0:
+            raise MkError(fn + "_workspace_size", st, self.lib.mk_last_error().decode())
+        return n.value
+
+    def has(self, op, k=0, n=0, experts=0, top_k=0):
+        return self.lib.mk_registry_find(op, n, k, experts, top_k) >= 0

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from . import ops
-from .manifest import ARCHS, Manifest, ManifestError, load  # noqa: F401
+from .manifest import ARCHS, Manifest, ManifestError, load, validate  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "templates"
@@ -46,6 +46,8 @@ def plan(manifest: Manifest, archs=None) -> Plan:
             raise ManifestError(manifest.path, "build.archs", f"{a!r} is not allowed; allowed: {', '.join(ARCHS)}")
     instances, seen = [], {}
     for family in ops.FAMILIES:
+        if family.__name__.rsplit(".", 1)[-1] not in manifest.build["ops"]:
+            continue
         for inst in family.instances(manifest, archs):
             problem = family.check(inst)
             if problem:

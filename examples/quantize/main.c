@@ -53,8 +53,10 @@ static void ref_fp8(const uint16_t *x, int m, int k, uint8_t *q, float *sf, int 
       if (amax < 1e-4f) amax = 1e-4f;
       const float inv = 448.0f / amax;
       sf[(size_t)kb * ld + r] = amax / 448.0f;
-      for (int i = 0; i < 128; ++i)
-        q[(size_t)r * k + kb * 128 + i] = mk_e4m3_from_f32(bf16_to_f32(x[(size_t)r * k + kb * 128 + i]) * inv);
+      for (int i = 0; i < 128; ++i) { /* NaN in -> 0x7f, the canonical NaN (docs/formats.md) */
+        const float v = bf16_to_f32(x[(size_t)r * k + kb * 128 + i]);
+        q[(size_t)r * k + kb * 128 + i] = v != v ? 0x7f : mk_e4m3_from_f32(v * inv);
+      }
     }
 }
 

@@ -7,6 +7,7 @@
  *   MK_HD        a function callable from host C, CUDA device and HIP device
  *   MK_DEV       a device-only function (CUDA or HIP)
  *   MK_KERNEL    a kernel entry point (__global__)
+ *   MK_LAUNCH_BOUNDS(n)  the kernel's maximum block size, for the register allocator
  *
  *   MK_DEVICE_NV   compiling NVIDIA device code (__CUDA_ARCH__ set)
  *   MK_DEVICE_AMD  compiling AMD device code (HIP device pass)
@@ -35,6 +36,12 @@
 #define __global__ __attribute__((global))
 #define __shared__ __attribute__((shared))
 #define __forceinline__ inline __attribute__((always_inline))
+#endif
+
+#if defined(MK_HIP)
+#define MK_LAUNCH_BOUNDS(threads) __attribute__((amdgpu_flat_work_group_size(1, threads)))
+#elif defined(MK_CUDA)
+#define MK_LAUNCH_BOUNDS(threads) __launch_bounds__(threads)
 #endif
 
 #if defined(MK_CUDA) || defined(MK_HIP)

@@ -28,7 +28,7 @@ constexpr int kFp4Unroll = 2;
 /* ---- kernel ------------------------------------------------------------------------- */
 /* kGroup = 32: MXFP4 (ue8m0 scales); kGroup = 16: NVFP4 (ue4m3 scales). */
 template <int kK, int kGroup>
-MK_KERNEL void __launch_bounds__(kFp4Threads) fp4_kernel(const mk__quant_params p) {
+MK_KERNEL void MK_LAUNCH_BOUNDS(kFp4Threads) fp4_kernel(const mk__quant_params p) {
   static_assert(kGroup == 32 || kGroup == 16, "MXFP4 groups are 32, NVFP4 groups 16");
   static_assert(kK % kGroup == 0, "K must be a multiple of the group size");
   constexpr int kLanes = kGroup / 8;            /* lanes per group */

@@ -11,7 +11,8 @@
  *   ue8m0x4: byte (kb % 4) of int32 sf[(kb / 4) * ld + m] = ue8m0_ceil(amax / 448),
  *            q = e4m3(x * 2^-(e - 127)); unused bytes of the last int32 are 0.
  * amax ignores inf and NaN: one bad value never destroys its 127 neighbours;
- * inf then saturates to +-448 and NaN stays NaN (0x7f | sign).
+ * inf then saturates to +-448 and NaN gives 0x7f (the multiply returns the
+ * canonical NaN, whatever the input sign).
  * NOTE: the arithmetic is spelled with mk_f*_rn so that nvcc cannot contract
  * it into FMAs: results are bit-identical to the CPU references.
  */
@@ -30,7 +31,7 @@ constexpr int kFp8Unroll = 2;            /* groups per 16 lanes, loads issued to
 
 /* ---- kernel ------------------------------------------------------------------------- */
 template <int kK, bool kUe8m0>
-MK_KERNEL void __launch_bounds__(kFp8Threads) fp8_1x128_kernel(const mk__quant_params p) {
+MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_params p) {
   static_assert(kK % 128 == 0, "K must be a multiple of 128");
   constexpr int kKb = kK / 128;
   const int64_t m_total = p.m;

@@ -7,16 +7,18 @@
  * elsewhere. docs/formats.md states every rule with a worked example.
  *
  *   format     bits        bias  max      NaN            notes
- *   e4m3       s.eeee.mmm  7     448      0x7f | sign    OCP E4M3FN, no inf
+ *   e4m3       s.eeee.mmm  7     448      0x7f           OCP E4M3FN, no inf
  *   e4m3fnuz   s.eeee.mmm  8     240      0x80           gfx942 FP8, no -0
- *   e5m2       s.eeeee.mm  15    57344    0x7e/0x7f|s    has inf (never produced)
+ *   e5m2       s.eeeee.mm  15    57344    0x7f           has inf (never produced)
  *   e2m1       s.ee.m      1     6        none: -> +6    FP4, two per byte
  *   ue8m0      eeeeeeee    127   2^127    0xff           power-of-two scale
  *   ue4m3      eeee.mmm    7     448      0x7f           NVFP4 block scale
  *
  * Encoding: round to nearest even; finite overflow and +-inf saturate to
- * +-max (".satfinite"); NaN maps to the format's NaN. These are the rules of
- * PTX cvt.rn.satfinite, so the hardware and portable paths agree bit for bit.
+ * +-max (".satfinite"); NaN maps to the format's positive NaN, whatever its
+ * sign and payload. These are the rules of PTX cvt.rn.satfinite as an H200
+ * executes it (tests/gpu/formats_hw.cu compares all 2^32 inputs), so the
+ * hardware and portable paths agree bit for bit.
  */
 #ifndef MOEKIT_CORE_FORMATS_H
 #define MOEKIT_CORE_FORMATS_H
@@ -60,7 +62,7 @@ MK_HD uint8_t mk_e4m3_from_f32(float x) {
   const uint32_t u = mk_f32_bits(x);
   const uint32_t s = (u >> 24) & 0x80u;
   const uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return (uint8_t)(0x7fu | s);       /* NaN */
+  if (a > 0x7f800000u) return 0x7fu;                       /* NaN: sign dropped */
   if (a >= 0x43e00000u) return (uint8_t)(0x7eu | s);      /* >= 448 or inf: saturate */
   return (uint8_t)(mk__encode_abs(a, 3, 7) | s);
 }
@@ -96,10 +98,10 @@ MK_HD uint8_t mk_e5m2_from_f32(float x) {
   const uint32_t u = mk_f32_bits(x);
   const uint32_t s = (u >> 24) & 0x80u;
   const uint32_t a = u & 0x7fffffffu;
-  /* NOTE: NaN keeps the sign and the second-highest payload bit, as the
-   * hardware does: 0x7e or 0x7f (CUDA's cuda_fp8.hpp emulation, checked on
-   * H100 by tests/gpu). */
-  if (a > 0x7f800000u) return (uint8_t)(0x7eu | ((a >> 21) & 1u) | s);
+  /* NOTE: the hardware gives 0x7f for every NaN (checked on all 2^32 inputs
+   * on an H200); CUDA's host emulation in cuda_fp8.hpp differs (0x7e/0x7f by
+   * payload, sign kept) and ml_dtypes gives 0x7e | sign. */
+  if (a > 0x7f800000u) return 0x7fu;
   if (a >= 0x47600000u) return (uint8_t)(0x7bu | s);      /* >= 57344 or inf */
   return (uint8_t)(mk__encode_abs(a, 2, 15) | s);
 }
@@ -113,14 +115,19 @@ MK_HD float mk_e5m2_to_f32(uint8_t c) {
 }
 
 /* ---- e2m1 (FP4) ---------------------------------------------------------- */
-/* Returns a nibble. NaN -> +6 (0x7), as cvt.rn.satfinite.e2m1x2.f32 does. */
+/* Returns a nibble. NaN -> +6 (0x7), as cvt.rn.satfinite.e2m1x2.f32 does.
+ * NOTE: a dozen integer ops, no branches: it is the FP4 path on sm_90, which
+ * has no FP4 cvt. Below 1 the codes are 0, 0.5, 1 apart by 0.5, so
+ * 2|x| + 2^23 rounds to the code (RNE) in the low mantissa bits. From 1 up,
+ * rounding the f32 bits at mantissa bit 22 (RNE) leaves (exponent, m1) =
+ * code + 252 in bits 22.., and min(., 7) saturates; inf and NaN land there. */
 MK_HD uint8_t mk_e2m1_from_f32(float x) {
   const uint32_t u = mk_f32_bits(x);
-  const uint32_t s = (u >> 28) & 0x8u;
-  const uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return 0x7u;
-  if (a >= 0x40c00000u) return (uint8_t)(0x7u | s);       /* >= 6 or inf */
-  return (uint8_t)(mk__encode_abs(a, 1, 1) | s);
+  const uint32_t b = u & 0x7fffffffu;
+  const uint32_t lo = mk_f32_bits(mk_f32_from_bits(b) * 2.0f + 8388608.0f) - 0x4b000000u;
+  const uint32_t hi = ((b + 0x1fffffu + ((b >> 22) & 1u)) >> 22) - 252u;
+  const uint32_t c = b < 0x3f800000u ? lo : (hi < 7u ? hi : 7u);
+  return (uint8_t)(c | (b <= 0x7f800000u ? (u >> 28) & 0x8u : 0u));
 }
 
 MK_HD float mk_e2m1_to_f32(uint8_t c) {

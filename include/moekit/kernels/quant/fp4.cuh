@@ -23,38 +23,55 @@ namespace mk {
 namespace quant {
 
 constexpr int kFp4Threads = 256;
-constexpr int kFp4Unroll = 2;
+constexpr int kFp4Unroll = 4;
+
+/* ---- scales -------------------------------------------------------------------------- */
+/* ue4m3 of a scale s >= 0 (NaN -> 0x7f): the e4m3 cvt where there is one. */
+MK_DEV uint32_t ue4m3_encode(float s) {
+#if defined(MK_NV_HAS_CVT_FP8)
+  return s > 0.0f ? (mk_e4m3x2_from_f32x2(s, 0.0f) & 0x7fu) : (s == s ? 0u : 0x7fu);
+#else
+  return mk_ue4m3_from_f32(s);
+#endif
+}
+
+MK_DEV float ue4m3_decode(uint32_t c) {
+#if defined(MK_NV_HAS_CVT_FP8)
+  uint32_t h2; /* e4m3 -> f16 is exact, f16 -> f32 too */
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h2) : "h"((uint16_t)c));
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((uint16_t)(h2 & 0xffffu)));
+  return f;
+#else
+  return mk_ue4m3_to_f32((uint8_t)c);
+#endif
+}
 
 /* ---- kernel ------------------------------------------------------------------------- */
-/* kGroup = 32: MXFP4 (ue8m0 scales); kGroup = 16: NVFP4 (ue4m3 scales). */
-template <int kK, int kGroup>
-MK_KERNEL void MK_LAUNCH_BOUNDS(kFp4Threads) fp4_kernel(const mk__quant_params p) {
-  static_assert(kGroup == 32 || kGroup == 16, "MXFP4 groups are 32, NVFP4 groups 16");
-  static_assert(kK % kGroup == 0, "K must be a multiple of the group size");
+/* Groups are numbered row-major over [rows, kKgRow] (the padded extents when
+ * the scales are swizzled); a block owns kFp4Unroll * kPerPass consecutive
+ * groups, and in each unroll step its lanes read one contiguous 4 KB run. */
+template <int kK, int kGroup, bool kSwizzled>
+MK_DEV void fp4_body(const mk__quant_params &p) {
   constexpr int kLanes = kGroup / 8;            /* lanes per group */
   constexpr int kKg = kK / kGroup;              /* k-groups per row */
-  const bool swizzled = p.sf_layout == MK_SF_SWIZZLED_128X4;
-  const int64_t rows = swizzled ? (p.m + 127) / 128 * 128 : p.m;
-  const int kg_row = swizzled ? (kKg + 3) / 4 * 4 : kKg;
-  const int64_t groups = rows * kg_row;
+  constexpr int kKgRow = kSwizzled ? (kKg + 3) / 4 * 4 : kKg;
+  constexpr int kPerPass = kFp4Threads / kLanes;
+  const int64_t rows = kSwizzled ? (p.m + 127) / 128 * 128 : p.m;
+  const int64_t groups = rows * kKgRow;
   const int lane = (int)(mk_thread_x() % kLanes);
-  const int64_t gid = ((int64_t)mk_block_x() * kFp4Threads + mk_thread_x()) / kLanes;
-  const int64_t gid_total = (int64_t)mk_grid_dim_x() * kFp4Threads / kLanes;
+  const int64_t base = (int64_t)mk_block_x() * (kPerPass * kFp4Unroll) + mk_thread_x() / kLanes;
   const float gs = (kGroup == 16) ? *p.global_scale : 0.0f;
 
   /* [kFp4Unroll] x 16 B per lane: all loads first */
   mk_u32x4 v[kFp4Unroll];
-  int64_t m_of[kFp4Unroll];
-  int kg_of[kFp4Unroll];
 #pragma unroll
   for (int u = 0; u < kFp4Unroll; ++u) {
-    const int64_t g = gid + u * gid_total;
-    const int64_t m = g < groups ? g / kg_row : -1;
-    const int kg = g < groups ? (int)(g - m * kg_row) : 0;
-    m_of[u] = m;
-    kg_of[u] = kg;
+    const int64_t g = base + u * kPerPass;
+    const int64_t m = g / kKgRow;               /* compile-time divisor */
+    const int kg = (int)(g - m * kKgRow);
     v[u].x = v[u].y = v[u].z = v[u].w = 0u;
-    if (m >= 0 && m < p.m && kg < kKg)
+    if (g < groups && m < p.m && kg < kKg)
       v[u] = mk_ld_stream_16((const uint16_t *)p.x + m * p.ldx + kg * kGroup + lane * 8);
   }
 
@@ -68,13 +85,14 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kFp4Threads) fp4_kernel(const mk__quant_params p
       sf_code = mk_ue8m0_from_f32_ceil(mk_fdiv_rn(amax, 6.0f));
       inv = ue8m0_inverse(sf_code);
     } else {
-      sf_code = mk_ue4m3_from_f32(mk_fmul_rn(mk_fdiv_rn(amax, 6.0f), gs));
-      const float s = mk_ue4m3_to_f32((uint8_t)sf_code);
+      sf_code = ue4m3_encode(mk_fmul_rn(mk_fdiv_rn(amax, 6.0f), gs));
+      const float s = ue4m3_decode(sf_code);
       inv = s > 0.0f ? mk_fdiv_rn(gs, s) : 0.0f;
     }
-    const int64_t m = m_of[u];
-    if (m < 0) continue;
-    const int kg = kg_of[u];
+    const int64_t g = base + u * kPerPass;
+    if (g >= groups) continue;
+    const int64_t m = g / kKgRow;
+    const int kg = (int)(g - m * kKgRow);
     const bool real = m < p.m && kg < kKg;     /* else: padding of the swizzled scales */
     if (real) {
       const uint32_t out = mk_e2m1x2_from_f32x2(mk_fmul_rn(f[0], inv), mk_fmul_rn(f[1], inv)) |
@@ -84,10 +102,19 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kFp4Threads) fp4_kernel(const mk__quant_params p
       *(uint32_t *)((uint8_t *)p.q + m * p.ldq + kg * (kGroup / 2) + lane * 4) = out;
     }
     if (lane == 0) {
-      const int64_t at = swizzled ? mk_sf_offset_128x4(m, kg, kKg) : m * p.ldsf + kg;
+      const int64_t at = kSwizzled ? mk_sf_offset_128x4(m, kg, kKg) : m * p.ldsf + kg;
       ((uint8_t *)p.sf)[at] = real ? (uint8_t)sf_code : (uint8_t)0;
     }
   }
+}
+
+/* kGroup = 32: MXFP4 (ue8m0 scales); kGroup = 16: NVFP4 (ue4m3 scales). */
+template <int kK, int kGroup>
+MK_KERNEL void MK_LAUNCH_BOUNDS(kFp4Threads) fp4_kernel(const mk__quant_params p) {
+  static_assert(kGroup == 32 || kGroup == 16, "MXFP4 groups are 32, NVFP4 groups 16");
+  static_assert(kK % kGroup == 0, "K must be a multiple of the group size");
+  if (p.sf_layout == MK_SF_SWIZZLED_128X4) fp4_body<kK, kGroup, true>(p);
+  else fp4_body<kK, kGroup, false>(p);
 }
 
 /* ---- launcher ----------------------------------------------------------------------- */

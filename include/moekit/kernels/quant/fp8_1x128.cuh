@@ -1,10 +1,9 @@
 /* moekit/kernels/quant/fp8_1x128.cuh - bf16 -> e4m3 per-token 1x128 groups.
  *
  * Portable CUDA/HIP. One 1x128 group is handled by 16 lanes, 8 bf16 (16 B)
- * each; the group's amax is a 16-lane max. Groups are numbered with the row
- * fastest (g = kb * M + m), so the 16 half-warps of a block write the scales
- * of 16 consecutive rows of one k-block: 64 contiguous bytes in the MN-major
- * scale layout the GEMMs read with TMA.
+ * each; the group's amax is a 16-lane max. Groups are numbered row-major
+ * (g = m * K/128 + kb) so the input streams sequentially; the scales go to
+ * the MN-major layout the GEMMs read with TMA (4-byte stores that L2 merges).
  *
  * Scales (see moekit.h, mk_quant_fp8):
  *   f32:     sf[kb * ld + m] = max(amax, 1e-4) / 448,  q = e4m3(x * (448 / amax))
@@ -27,35 +26,31 @@ namespace quant {
 constexpr float kFp8Max = 448.0f;
 constexpr float kFp8AmaxFloor = 1e-4f;   /* DeepGEMM's clamp: all-zero groups get a finite scale */
 constexpr int kFp8Threads = 256;         /* 16 groups per pass */
-constexpr int kFp8Unroll = 2;            /* groups per 16 lanes, loads issued together */
+constexpr int kFp8Unroll = 4;            /* groups per 16 lanes, loads issued together */
 
 /* ---- kernel ------------------------------------------------------------------------- */
+/* A block owns kFp8Unroll * 16 consecutive groups in row-major order (k-group
+ * fastest); in unroll step u its 16 half-warps read 16 consecutive groups
+ * (4 KB contiguous), so DRAM sees the input as one stream. */
 template <int kK, bool kUe8m0>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_params p) {
   static_assert(kK % 128 == 0, "K must be a multiple of 128");
   constexpr int kKb = kK / 128;
-  const int64_t m_total = p.m;
-  const int64_t groups = m_total * kKb;
+  constexpr int kHalfWarps = kFp8Threads / 16;
+  const int64_t groups = p.m * kKb;
   const int lane = (int)(mk_thread_x() & 15u);             /* lane within the group */
-  const int64_t hw = (int64_t)mk_block_x() * (kFp8Threads / 16) + (mk_thread_x() >> 4);
-  const int64_t hw_total = (int64_t)mk_grid_dim_x() * (kFp8Threads / 16);
+  const int64_t base = (int64_t)mk_block_x() * (kHalfWarps * kFp8Unroll) + (mk_thread_x() >> 4);
 
   /* [kFp8Unroll] x 16 B per lane: all loads first */
   mk_u32x4 v[kFp8Unroll];
-  int64_t m_of[kFp8Unroll];
-  int kb_of[kFp8Unroll];
 #pragma unroll
   for (int u = 0; u < kFp8Unroll; ++u) {
-    const int64_t g = hw + u * hw_total;
-    const bool ok = g < groups;
-    const int kb = ok ? (int)(g / m_total) : 0;
-    const int64_t m = ok ? g - (int64_t)kb * m_total : 0;
-    m_of[u] = ok ? m : -1;
-    kb_of[u] = kb;
-    if (ok) {
+    const int64_t g = base + u * kHalfWarps;
+    v[u].x = v[u].y = v[u].z = v[u].w = 0u;
+    if (g < groups) {
+      const int64_t m = g / kKb;                              /* compile-time divisor */
+      const int kb = (int)(g - m * kKb);
       v[u] = mk_ld_stream_16((const uint16_t *)p.x + m * p.ldx + kb * 128 + lane * 8);
-    } else {
-      v[u].x = v[u].y = v[u].z = v[u].w = 0u;
     }
   }
 
@@ -74,9 +69,10 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_pa
       inv = mk_fdiv_rn(kFp8Max, amax);
       sf_bits = mk_f32_bits(mk_fdiv_rn(amax, kFp8Max));
     }
-    const int64_t m = m_of[u];
-    if (m < 0) continue;
-    const int kb = kb_of[u];
+    const int64_t g = base + u * kHalfWarps;
+    if (g >= groups) continue;
+    const int64_t m = g / kKb;
+    const int kb = (int)(g - m * kKb);
     mk_u32x2 out;
     out.x = mk_e4m3x2_from_f32x2(mk_fmul_rn(f[0], inv), mk_fmul_rn(f[1], inv)) |
             (mk_e4m3x2_from_f32x2(mk_fmul_rn(f[2], inv), mk_fmul_rn(f[3], inv)) << 16);
@@ -101,7 +97,7 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_pa
 template <int kK, bool kUe8m0>
 int launch_fp8_1x128(const mk__quant_params *p, void *stream) {
   const int64_t groups = p->m * (kK / 128);
-  const int64_t per_block = (kFp8Threads / 16) * kFp8Unroll;
+  const int64_t per_block = (int64_t)(kFp8Threads / 16) * kFp8Unroll;
   const unsigned blocks = (unsigned)((groups + per_block - 1) / per_block);
   fp8_1x128_kernel<kK, kUe8m0><<<blocks, kFp8Threads, 0, (cudaStream_t)stream>>>(*p);
   return (int)cudaGetLastError();

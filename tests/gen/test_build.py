@@ -1,6 +1,7 @@
 """The build graph, on a scratch copy of the source tree and a tiny manifest:
 a second ninja does nothing; editing one template rebuilds only the instances
-it renders; editing the manifest re-runs configure by itself."""
+it renders; editing the manifest re-runs configure by itself; ninja install
+and the documented one-line compile of an example against the prefix work."""
 
 import re
 import shutil
@@ -48,7 +49,7 @@ def _compiled(out):
     return sorted(set(re.findall(r"NVCC (\S+)", out)))
 
 
-def test_incremental_build(ctx):
+def test_incremental_build_and_install(ctx):
     root = _tree(ctx)
     build = root / "build"
     ctx.run(["python3", root / "configure", "--manifest", root / "instances/tiny.toml", "--builddir", build],
@@ -84,24 +85,26 @@ def test_incremental_build(ctx):
     assert any(n.startswith("quant_mxfp4_") for n in _compiled(edited)), _compiled(edited)
     assert "no work to do" in _ninja(ctx, build)
 
+    # ninja install, then the documented one-line compile of an example against the prefix
+    prefix = root / "prefix"
+    ctx.run(["python3", root / "configure", "--manifest", root / "instances/tiny.toml", "--builddir", build,
+             "--prefix", prefix], cwd=root)
+    _ninja(ctx, build, "install")
+    for f in ("lib/libmoekit_tiny.a", "lib/libmoekit_tiny.so", "include/moekit/moekit.h",
+              "include/moekit/instances.h", "include/moekit/core/formats.h"):
+        assert (prefix / f).exists(), f"install did not copy {f}"
+    exe = prefix / "quantize"
+    line = _example_line(ctx, prefix, "tiny", exe)
+    r = subprocess.run(line, shell=True, cwd=ctx.srcdir, capture_output=True, text=True)
+    assert r.returncode == 0, f"{line}\n{r.stderr}"
+    r = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "usage" in r.stdout.lower() and "tiny" in r.stdout, r.stdout + r.stderr
 
-def test_install_and_example_compile_line(ctx):
-    """docs/getting-started.md's one-line compile of an example against an
-    installed prefix works (the line is read from the doc, so the doc stays true)."""
-    prefix = ctx.mkdtemp("prefix")
-    build = ctx.builddir
-    # install a copy of the main build's outputs under a scratch prefix
-    (prefix / "lib").mkdir()
-    model = ctx.config["model"]
-    for f in (f"libmoekit_{model}.a", f"libmoekit_{model}.so"):
-        shutil.copy2(build / "lib" / f, prefix / "lib" / f)
-    shutil.copytree(build / "include", prefix / "include")
+
+def _example_line(ctx, prefix, model, out):
+    """docs/getting-started.md's one-line compile of examples/quantize, filled in."""
     doc = (ctx.srcdir / "docs/getting-started.md").read_text()
     m = re.search(r"^\s*(cc .*examples/quantize/main\.c.*)$", doc, re.M)
     assert m, "docs/getting-started.md lacks the one-line compile command of examples/quantize"
     line = m.group(1).replace("$PREFIX", str(prefix)).replace("$CUDA", str(Path(ctx.config["cuda_lib"]).parent))
-    line = line.replace("$MODEL", model).replace("-o quantize", f"-o {prefix}/quantize")
-    r = subprocess.run(line, shell=True, cwd=ctx.srcdir, capture_output=True, text=True)
-    assert r.returncode == 0, f"{line}\n{r.stderr}"
-    r = subprocess.run([str(prefix / "quantize"), "--help"], capture_output=True, text=True)
-    assert r.returncode == 0 and "usage" in r.stdout.lower(), r.stdout + r.stderr
+    return line.replace("$MODEL", model).replace("-o quantize", f"-o {out}")

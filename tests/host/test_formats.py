@@ -69,8 +69,8 @@ def _ref_nan(fmt, bits):
 
 
 def _ref_ue8m0(x, ceil):
-    a = np.abs(x.astype(np.float64))
-    mant, ex = np.frexp(a)                         # a = mant * 2^ex, mant in [0.5, 1)
+    a = np.abs(x)
+    mant, ex = np.frexp(a)                         # a = mant * 2^ex, mant in [0.5, 1) (subnormals too)
     e = ex - 1                                      # floor(log2 a)
     if ceil:
         e = e + (mant != 0.5)

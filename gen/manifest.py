@@ -18,7 +18,7 @@ ARCHS = ("sm_90a", "sm_100a", "gfx942", "gfx950")
 ROUTING_KINDS = ("softmax", "softmax_after_topk", "sigmoid_grouped")
 QUANT_RECIPES = ("fp8_1x128", "mxfp4", "nvfp4")
 ACTIVATIONS = ("swiglu", "swiglu_clamped")
-OPS = ("quant", "route", "gemm")  # op families (gen/ops/<family>.py)
+OPS = ("quant", "route", "gemm", "moe")  # op families (gen/ops/<family>.py)
 # Elements per scale group of each activation format: K must be a multiple.
 GROUP = {"fp8_1x128": 128, "mxfp4": 32, "nvfp4": 16}
 

@@ -97,7 +97,10 @@ typedef enum mk_op {
   MK_OP_QUANT_NVFP4 = 3, /* bf16 -> e2m1 + ue4m3 per 16 + f32 tensor scale */
   MK_OP_ROUTE = 4,       /* top-k + sort by expert */
   MK_OP_GEMM_FP8 = 5,    /* block-scaled FP8 GEMM (dense / grouped) */
-  MK_OP_COUNT_ = 6
+  MK_OP_MOE_DISPATCH = 6, /* quantize tokens into the expert layout */
+  MK_OP_MOE_SWIGLU = 7,  /* SwiGLU + FP8 requantization between the GEMMs */
+  MK_OP_MOE_COMBINE = 8, /* weighted sum of each token's expert outputs */
+  MK_OP_COUNT_ = 9
 } mk_op;
 
 const char *mk_op_name(mk_op op);
@@ -168,6 +171,83 @@ typedef struct mk_quant_nvfp4_args {
 mk_status mk_quant_nvfp4_workspace_size(const mk_quant_nvfp4_args *args, size_t *bytes);
 mk_status mk_quant_nvfp4(const mk_quant_nvfp4_args *args, void *workspace, size_t workspace_bytes, void *stream);
 
+/* ---- MoE glue: dispatch quantization, activation, combine ------------------------ */
+/* These take the layouts mk_route produces. A pair is p = token * top_k + slot.
+ *
+ * Layouts of the expert-side tensors ("rows"):
+ *   MK_MOE_CONTIGUOUS  rows [R, ...]: R = the contiguous layout's capacity;
+ *                      FP8 scales [R, K/128] MN-major, strides {1, ld},
+ *                      ld >= R, ld % 4 == 0 (what the grouped GEMM reads).
+ *   MK_MOE_MASKED      rows [G, max_m, ...]: FP8 scales [G, max_m, K/128] with
+ *                      strides {S, 1, ld}: MN-major per group, ld >= max_m,
+ *                      ld % 4 == 0, S >= (K/128) * ld, S % 4 == 0. */
+typedef enum mk_moe_layout {
+  MK_MOE_CONTIGUOUS = 0,
+  MK_MOE_MASKED = 1
+} mk_moe_layout;
+
+/* Fused pre-dispatch quantization: every token's bf16 row is quantized once and
+ * stored to each of its top_k destination rows, in one launch.
+ *   x             bf16 [M, K]
+ *   inverse       i32 [M, top_k]: destination row of each pair, -1 = skip
+ *                 (mk_route's inverse for CONTIGUOUS, masked_inverse for MASKED)
+ *   q, scales     e4m3 rows + f32 scales (the layouts above), or, for MXFP4,
+ *                 e2m1x2 rows [.., K/2] + ue8m0 scales [.., K/32] (row-major,
+ *                 unit column stride): the dtypes of q and scales choose
+ *   topk_weights  f32 [M, top_k] and row_weights f32 [R] or [G, max_m]:
+ *                 optional (both or neither): each row gets its pair's weight
+ *   sorted_ids    optional, CONTIGUOUS only, with expert_offsets: mk_route's
+ *                 outputs; padding rows (sentinel M * top_k) below
+ *                 expert_offsets[last] get zero codes, scales and weights. */
+typedef struct mk_moe_dispatch_args {
+  uint32_t struct_size;
+  mk_moe_layout layout;
+  mk_tensor x, inverse, topk_weights;
+  mk_tensor q, scales, row_weights;
+  mk_tensor sorted_ids, expert_offsets;
+} mk_moe_dispatch_args;
+
+mk_status mk_moe_dispatch_workspace_size(const mk_moe_dispatch_args *args, size_t *bytes);
+mk_status mk_moe_dispatch(const mk_moe_dispatch_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
+/* The activation between the expert GEMMs, fused with FP8 1x128 requantization:
+ *   h        bf16 [R, 2I] or [G, max_m, 2I], the gate/up GEMM's output
+ *   q        e4m3 [R, I] or [G, max_m, I]; scales f32 as in the layouts above
+ *   clamped  0: a = silu(gate) * up; 1: gpt-oss's clamped variant
+ *            g = min(gate, limit), u = clamp(up, -limit, limit),
+ *            a = g * sigmoid(alpha * g) * (u + 1)
+ *   interleaved  0: gate = h[..., :I], up = h[..., I:]; 1: gate = h[..., 0::2],
+ *            up = h[..., 1::2]
+ *   row_experts  CONTIGUOUS, optional: i32 [R] (mk_route's sorted_experts);
+ *            rows with -1 are skipped
+ *   masked_m MASKED, required: i32 [G] valid rows per group (expert_counts);
+ *            later rows are skipped */
+typedef struct mk_moe_swiglu_args {
+  uint32_t struct_size;
+  mk_moe_layout layout;
+  int32_t clamped, interleaved;
+  float alpha, limit;
+  mk_tensor h, q, scales;
+  mk_tensor row_experts, masked_m;
+} mk_moe_swiglu_args;
+
+mk_status mk_moe_swiglu_workspace_size(const mk_moe_swiglu_args *args, size_t *bytes);
+mk_status mk_moe_swiglu(const mk_moe_swiglu_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
+/* y[t] (+)= sum_s weights[t, s] * src[inverse[t, s]] in float32, slot order,
+ * rounded once to bf16: deterministic.
+ *   src      bf16 [R, H] or [G, max_m, H] (the down GEMM's output, as rows)
+ *   inverse  i32 [M, top_k], -1 = skip; weights f32 [M, top_k]
+ *   y        bf16 [M, H]; accumulate = 1 adds y's old value last */
+typedef struct mk_moe_combine_args {
+  uint32_t struct_size;
+  int32_t accumulate;
+  mk_tensor src, inverse, weights, y;
+} mk_moe_combine_args;
+
+mk_status mk_moe_combine_workspace_size(const mk_moe_combine_args *args, size_t *bytes);
+mk_status mk_moe_combine(const mk_moe_combine_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
@@ -179,4 +259,5 @@ mk_status mk_quant_nvfp4(const mk_quant_nvfp4_args *args, void *workspace, size_
 #define MOEKIT_IMPLEMENTATION_DONE
 #include "moekit/api/impl_core.h"
 #include "moekit/api/impl_quant.h"
+#include "moekit/api/impl_moe.h"
 #endif

@@ -113,3 +113,29 @@ def test_quant_no_spills(ctx):
         stacks = re.findall(r"(\d+) bytes stack frame", r.stderr)
         assert spills and all(s == "0" for s in spills), f"sm_{arch}a spills: {r.stderr[-1500:]}"
         assert all(s == "0" for s in stacks), f"sm_{arch}a uses a stack frame: {r.stderr[-1500:]}"
+
+
+MOE_KERNELS = ("dispatch_kernelILi7168ELi128", "dispatch_kernelILi2880ELi32", "swiglu_fp8_kernelILi2048ELb0ELb0",
+               "swiglu_fp8_kernelILi2048ELb1ELb1", "combine_kernelILi7168")
+
+
+def test_moe_kernels_every_arch(ctx):
+    """The MoE glue kernels compile for all four archs, use the FP8 cvt where
+    the chip has it, and spill nothing on NVIDIA."""
+    results = []
+    for arch in ("sm_90a", "sm_100a"):
+        num = arch[3:-1]
+        out = ctx.mkdtemp(f"moe-{arch}") / "k.cubin"
+        r = ctx.run([ctx.tool("nvcc"), "-std=c++17", "-O3", f"-I{ctx.srcdir}/include", "-DMK_NO_LAUNCHERS",
+                     f"-gencode=arch=compute_{num}a,code=sm_{num}a", "-Xptxas", "-v", "-cubin",
+                     ctx.srcdir / "tests/compile/moe.cu", "-o", out])
+        sass = ctx.run([cuobjdump(ctx), "-sass", out]).stdout
+        missing = [k for k in MOE_KERNELS if k not in sass]
+        spills = [s for s in re.findall(r"(\d+) bytes spill stores", r.stderr) if s != "0"]
+        ok = not missing and not spills and "F2FP.SATFINITE.E4M3" in sass
+        results.append((arch, ok, f"missing {missing}, spills {spills}, e4m3 cvt {'F2FP.SATFINITE.E4M3' in sass}"))
+    for arch in ("gfx942", "gfx950"):
+        isa = amd_isa(ctx, arch, "tests/compile/moe.cu")
+        missing = [k for k in MOE_KERNELS if k not in isa]
+        results.append((arch, not missing, f"missing {missing}"))
+    return results

@@ -60,6 +60,57 @@ typedef struct mk__quant_params {
   int32_t pad_;
 } mk__quant_params;
 
+/* ---- MoE glue kernels (kernels/moe) ------------------------------------------------ */
+/* Scale addressing shared by the FP8 writers: the f32 scale of row r and
+ * k-group kb sits at sf[(r / rows_per_group) * sf_group_stride + kb * ld_sf
+ * + r % rows_per_group]: MN-major per group (contiguous layout: one group). */
+typedef struct mk__dispatch_params {
+  const void *x;               /* bf16 [m, k] tokens */
+  int64_t ldx;
+  const int32_t *inverse;      /* [m, top_k] destination row of each pair, -1 = none */
+  const float *topk_weights;   /* [m, top_k] or NULL */
+  void *q;                     /* e4m3 / e2m1x2 destination rows */
+  int64_t ldq;                 /* bytes */
+  void *sf;
+  int64_t ld_sf, rows_per_group, sf_group_stride;
+  float *row_weights;          /* [rows] weight of each row's pair, or NULL */
+  const int32_t *sorted_ids;   /* contiguous layout: pair of each row (sentinel m * top_k = padding), or NULL */
+  const int32_t *total_rows;   /* device scalar: rows in use (expert_offsets[E_l]); with sorted_ids */
+  int64_t capacity;            /* rows of the destination buffers */
+  int64_t m;
+  int32_t top_k;
+  int32_t pad_;
+} mk__dispatch_params;
+
+typedef struct mk__swiglu_params {
+  const void *h;               /* bf16 [rows, 2 * inter]: gate and up */
+  int64_t ldh;
+  void *q;                     /* e4m3 [rows, inter] */
+  int64_t ldq;
+  float *sf;
+  int64_t ld_sf, rows_per_group, sf_group_stride;
+  const int32_t *row_expert;   /* contiguous: expert of each row, -1 = skip; or NULL */
+  const int32_t *masked_m;     /* masked: valid rows of each group; or NULL */
+  int64_t rows;
+  float alpha, limit;          /* clamped variant */
+} mk__swiglu_params;
+
+typedef struct mk__combine_params {
+  const void *src;             /* bf16 [rows, hidden] expert outputs */
+  int64_t lds;
+  const int32_t *inverse;      /* [m, top_k] row of each pair, -1 = skip */
+  const float *weights;        /* [m, top_k] */
+  void *y;                     /* bf16 [m, hidden] */
+  int64_t ldy;
+  int64_t m;
+  int32_t top_k;
+  int32_t accumulate;          /* 1: y += sum (e.g. onto the shared expert's output) */
+} mk__combine_params;
+
+#define MK__VARIANT_SWIGLU_CLAMPED 1u     /* gpt-oss: clamp, alpha, (up + 1) */
+#define MK__VARIANT_SWIGLU_INTERLEAVED 2u /* gate/up alternate columns instead of two halves */
+#define MK__VARIANT_DISPATCH_MXFP4 1u     /* pre-dispatch quantization to MXFP4 instead of FP8 */
+
 #ifdef __cplusplus
 }
 #endif

@@ -177,6 +177,15 @@ MK_HD uint8_t mk_ue4m3_from_f32(float x) {
 
 MK_HD float mk_ue4m3_to_f32(uint8_t c) { return mk_e4m3_to_f32((uint8_t)(c & 0x7fu)); }
 
+/* ---- bf16 ----------------------------------------------------------------- */
+/* Round to nearest even; NaN -> 0x7fc0 | sign (quiet). Widening is
+ * mk_bf16_to_f32 in platform.h (exact). */
+MK_HD uint16_t mk_bf16_from_f32(float x) {
+  const uint32_t u = mk_f32_bits(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 /* ---- device fast paths: two values at a time ----------------------------- */
 /* Each returns the pair with the EVEN element (a) in the low byte/nibble,
  * matching memory order. Without a hardware instruction they call the
@@ -235,6 +244,17 @@ MK_DEV uint32_t mk_e2m1x2_from_f32x2(float a, float b) {
   return __builtin_amdgcn_cvt_scalef32_pk_fp4_f32(0u, a, b, 1.0f, 0) & 0xffu;
 #else
   return mk_e2m1x2_pack(mk_e2m1_from_f32(a), mk_e2m1_from_f32(b));
+#endif
+}
+
+/* Two bf16 (a in the low half), round to nearest even. */
+MK_DEV uint32_t mk_bf16x2_from_f32x2(float a, float b) {
+#if defined(MK_DEVICE_NV) && __CUDA_ARCH__ >= 800
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+  return r;
+#else
+  return (uint32_t)mk_bf16_from_f32(a) | ((uint32_t)mk_bf16_from_f32(b) << 16);
 #endif
 }
 

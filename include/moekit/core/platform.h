@@ -104,6 +104,7 @@ MK_HD float mk_bf16_to_f32(uint16_t h) { return mk_f32_from_bits((uint32_t)h << 
 #define mk_fdiv_rn(a, b) __fdiv_rn((a), (b))
 #define mk_fabsf(a) fabsf(a)
 #define mk_fmaxf(a, b) fmaxf((a), (b))
+#define mk_fmaf(a, b, c) __fmaf_rn((a), (b), (c))
 #elif defined(MK_HIP)
 MK_HD float mk_fmul_rn(float a, float b) {
 #pragma clang fp contract(off)
@@ -115,6 +116,7 @@ MK_HD float mk_fdiv_rn(float a, float b) {
 }
 #define mk_fabsf(a) __builtin_fabsf(a)
 #define mk_fmaxf(a, b) __builtin_fmaxf((a), (b))
+#define mk_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
 #endif
 
 #endif /* MOEKIT_CORE_PLATFORM_H */

@@ -10,6 +10,9 @@
 namespace mk {
 namespace quant {
 
+constexpr float kFp8Max = 448.0f;
+constexpr float kFp8AmaxFloor = 1e-4f;   /* DeepGEMM's clamp: all-zero groups get a finite scale */
+
 /* Unpacks 8 bf16 (one 16-byte load) into f[0..7] and returns their largest
  * finite magnitude (0 if none). NOTE: inf and NaN do not enter the amax, so
  * one bad value never destroys the scale of its group. */

@@ -23,8 +23,6 @@
 namespace mk {
 namespace quant {
 
-constexpr float kFp8Max = 448.0f;
-constexpr float kFp8AmaxFloor = 1e-4f;   /* DeepGEMM's clamp: all-zero groups get a finite scale */
 constexpr int kFp8Threads = 256;         /* 16 groups per pass */
 constexpr int kFp8Unroll = 4;            /* groups per 16 lanes, loads issued together */
 

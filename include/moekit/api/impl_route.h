@@ -11,6 +11,11 @@
 #include "moekit/api/impl_core.h"
 #include "moekit/kernels/route/plan.h"
 
+/* Lanes per warp of the kernels this library launches (NVIDIA: 32). */
+#ifndef MK__ROUTE_PLAN_WARP
+#define MK__ROUTE_PLAN_WARP 32
+#endif
+
 int64_t mk_route_capacity(int64_t m, int32_t top_k, int32_t local_experts, int32_t block_m) {
   if (m < 0 || top_k < 1 || local_experts < 1 || block_m < 1) return 0;
   return mk__route_capacity(m, top_k, local_experts, block_m);
@@ -156,7 +161,7 @@ static mk_status mk__route_prepare(const char *fn, mk_route_args *a, mk__route_p
   /* ---- plan and params ---- */
   memset(p, 0, sizeof *p);
   p->grouped_step = a->kind == MK_ROUTE_SIGMOID_GROUPED && a->topk_group < a->n_group;
-  mk__route_make_plan(pl, m, e, k, local, p->grouped_step, 32);
+  mk__route_make_plan(pl, m, e, k, local, p->grouped_step, MK__ROUTE_PLAN_WARP);
   if (a->path == MK_ROUTE_PATH_FUSED && pl->fused_smem == 0)
     return mk__fail(MK_ERR_UNSUPPORTED, "%s: path: the fused path cannot hold M = %lld tokens with top_k = %d and %d local experts in shared memory; use MK_ROUTE_PATH_MULTI or AUTO",
                     fn, (long long)m, k, local);

@@ -158,24 +158,19 @@ MK_DEV void smem_add(int *p, int v) {
 #endif
 }
 
-/* Device-scope fence: orders this thread's (and, after a block barrier, its
- * CTA's) memory operations before / after the ticket. */
-MK_DEV void fence_device() {
-#if defined(MK_ROUTE_EMU)
-#elif defined(MK_HIP)
-  __builtin_amdgcn_fence(__ATOMIC_SEQ_CST, "agent");
-#else
-  __threadfence();
-#endif
-}
-
+/* The fused path's ticket: one device-scope acq_rel atomic add. After a
+ * block barrier it releases the whole CTA's stores (prefill, sid), and the
+ * CTA that draws the last ticket acquires every other CTA's (CUTLASS's
+ * generic barrier pattern; no separate fence). */
 MK_DEV uint32_t ticket_add(uint32_t *p) {
 #if defined(MK_ROUTE_EMU)
   return (*p)++;
 #elif defined(MK_HIP)
-  return __hip_atomic_fetch_add(p, 1u, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+  return __hip_atomic_fetch_add(p, 1u, __ATOMIC_ACQ_REL, __HIP_MEMORY_SCOPE_AGENT);
 #else
-  return atomicAdd(p, 1u);
+  uint32_t old;
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(p) : "memory");
+  return old;
 #endif
 }
 

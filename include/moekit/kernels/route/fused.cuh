@@ -50,13 +50,9 @@ MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) fused_kernel(const mk__route_params 
     sync_block();
     if (tid == 0) {
       uint32_t *ticket = (uint32_t *)p.workspace;
-      fence_device(); /* release this CTA's stores (prefill, sid) before the ticket */
-      const uint32_t t = ticket_add(ticket);
+      const uint32_t t = ticket_add(ticket); /* releases this CTA's stores, acquires the others' */
       s_last = t == (uint32_t)(ctas - 1);
-      if (s_last) {
-        *ticket = 0u; /* every other CTA has taken its ticket */
-        fence_device(); /* acquire: the other CTAs' stores are visible from here on */
-      }
+      if (s_last) *ticket = 0u;            /* every other CTA has taken its ticket */
     }
     sync_block();
     if (!s_last) return;

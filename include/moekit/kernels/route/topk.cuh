@@ -11,9 +11,10 @@
  *   softmax, softmax_after_topk   score = logit,             value = logit
  *   sigmoid_grouped               score = sigmoid + bias[e], value = sigmoid
  * NaN logits count as -inf (common.cuh). Selection is k rounds of a warp
- * argmax over 64-bit keys (score, ~expert), so ties go to the lower expert
- * index and slot j holds the j-th best expert (descending score, as
- * torch.topk(sorted=True)).
+ * argmax over keys that order by score, then by lower expert index, so slot
+ * j holds the j-th best expert (descending score, as torch.topk(sorted=True)):
+ *   softmax kinds, bf16/f16 logits   (ordered logit16 << 16) | (0xffff - e): one warp max
+ *   otherwise                        (order_key(score), ~e): two warp maxes
  *
  * Grouped (DeepSeek-V3 noaux_tc): group g holds experts [g*E/G, (g+1)*E/G);
  * its score is the sum of its two largest biased scores (its only score if
@@ -58,6 +59,23 @@ MK_DEV void lane_best(const uint32_t (&key)[P], const float (&val)[P], uint32_t 
       bi = i;
     }
   }
+}
+
+/* Softmax kinds with bf16 / f16 logits select on the logit itself, so one
+ * 32-bit key is exact: (ordered 16-bit logit << 16) | (0xffff - expert), and
+ * a round is one warp max instead of two. NaN -> -inf, -0 -> +0. */
+template <int kDtype>
+MK_DEV uint32_t order16(uint32_t h) {
+  const uint32_t inf = kDtype == MK_DTYPE_BF16 ? 0x7f80u : 0x7c00u;
+  if ((h & 0x7fffu) > inf) h = 0x8000u | inf;
+  if (h == 0x8000u) h = 0u;
+  return (h & 0x8000u) ? (~h & 0xffffu) : (h | 0x8000u);
+}
+
+template <int kDtype>
+MK_DEV float unorder16(uint32_t o) {
+  const uint16_t h = (uint16_t)((o & 0x8000u) ? (o & 0x7fffu) : (~o & 0xffffu));
+  return kDtype == MK_DTYPE_BF16 ? mk_bf16_to_f32(h) : f16_to_f32(h);
 }
 
 template <int P>
@@ -125,25 +143,31 @@ MK_DEV void select_token(const mk__route_params &p, int64_t token, int lane, flo
                          float &out_weight) {
   constexpr int P = (kExperts + kWarp - 1) / kWarp;
   constexpr int kSize = kDtype == MK_DTYPE_F32 ? 4 : 2;
+  constexpr bool kKey32 = kKind != kSigmoidGrouped && kDtype != MK_DTYPE_F32;
   static_assert(kTopK >= 1 && kTopK <= MK_ROUTE_MAX_TOP_K && kTopK <= kExperts, "1 <= top_k <= min(32, experts)");
   static_assert(kExperts >= 1 && kExperts <= MK_ROUTE_MAX_EXPERTS, "1 <= experts <= 1024");
   static_assert(P <= 32, "an expert mask per lane is one u32");
   const void *logits = (const char *)p.logits + token * p.ld_logits * kSize;
 
-  /* [P] logits per lane: every load first */
-  float x[P];
+  /* [P] logits per lane (raw 16-bit or f32): every load first */
+  uint32_t raw[P];
 #pragma unroll
   for (int i = 0; i < P; ++i) {
     const int e = i * kWarp + lane;
-    x[i] = e < kExperts ? load_logit<kDtype>(logits, e) : 0.0f;
+    raw[i] = e >= kExperts ? 0u
+             : kDtype == MK_DTYPE_F32 ? ((const uint32_t *)logits)[e] : (uint32_t)((const uint16_t *)logits)[e];
   }
   uint32_t key[P];
   float val[P];
 #pragma unroll
   for (int i = 0; i < P; ++i) {
     const int e = i * kWarp + lane;
-    const float xi = no_nan(x[i]);
-    if (kKind == kSigmoidGrouped) {
+    const float xi = no_nan(kDtype == MK_DTYPE_F32 ? mk_f32_from_bits(raw[i])
+                            : kDtype == MK_DTYPE_BF16 ? mk_bf16_to_f32((uint16_t)raw[i]) : f16_to_f32((uint16_t)raw[i]));
+    if (kKey32) {
+      val[i] = xi;
+      key[i] = (order16<kDtype>(raw[i]) << 16) | (0xffffu - (uint32_t)e);
+    } else if (kKind == kSigmoidGrouped) {
       const float s = 1.0f / (1.0f + exp_f32(-xi)); /* -inf -> 0, +inf -> 1 */
       const float b = p.bias ? p.bias[e < kExperts ? e : 0] : 0.0f;
       val[i] = s;
@@ -165,12 +189,20 @@ MK_DEV void select_token(const mk__route_params &p, int64_t token, int lane, flo
   float my_v = 0.0f;
 #pragma unroll
   for (int r = 0; r < kTopK; ++r) {
-    const uint32_t lo = bkey ? ~(uint32_t)(bi * kWarp + lane) : 0u;
-    const uint32_t mh = warp_max_u32(bkey);
-    const uint32_t ml = warp_max_u32(bkey == mh ? lo : 0u);
-    const int e = (int)~ml;
+    int e;
+    float v;
+    if (kKey32) { /* (logit, expert) in one key */
+      const uint32_t mk = warp_max_u32(bkey);
+      e = (int)(0xffffu - (mk & 0xffffu));
+      v = unorder16<kDtype>(mk >> 16);
+    } else { /* (score, ~expert): the expert breaks ties in a second max */
+      const uint32_t lo = bkey ? ~(uint32_t)(bi * kWarp + lane) : 0u;
+      const uint32_t mh = warp_max_u32(bkey);
+      const uint32_t ml = warp_max_u32(bkey == mh ? lo : 0u);
+      e = (int)~ml;
+      v = shfl_f32(bval, e % kWarp);
+    }
     const int owner = e % kWarp;
-    const float v = shfl_f32(bval, owner);
     if (lane == owner) {
       taken |= 1u << (e / kWarp);
       lane_best<P>(key, val, taken, bkey, bval, bi);

@@ -161,7 +161,7 @@ static mk_status mk__route_prepare(const char *fn, mk_route_args *a, mk__route_p
   /* ---- plan and params ---- */
   memset(p, 0, sizeof *p);
   p->grouped_step = a->kind == MK_ROUTE_SIGMOID_GROUPED && a->topk_group < a->n_group;
-  mk__route_make_plan(pl, m, e, k, local, p->grouped_step, MK__ROUTE_PLAN_WARP);
+  mk__route_make_plan(pl, m, (int32_t)a->kind, e, k, local, p->grouped_step, MK__ROUTE_PLAN_WARP);
   if (a->path == MK_ROUTE_PATH_FUSED && pl->fused_smem == 0)
     return mk__fail(MK_ERR_UNSUPPORTED, "%s: path: the fused path cannot hold M = %lld tokens with top_k = %d and %d local experts in shared memory; use MK_ROUTE_PATH_MULTI or AUTO",
                     fn, (long long)m, k, local);

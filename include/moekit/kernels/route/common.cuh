@@ -32,7 +32,7 @@
 #endif
 
 #if defined(MK_CUDA)
-#define MK_ROUTE_BOUNDS(n) __launch_bounds__(n)
+#define MK_ROUTE_BOUNDS(n) __launch_bounds__(n, 1)
 #define MK_ROUTE_DYN_SMEM(name) extern __shared__ __attribute__((aligned(16))) unsigned char name[]
 #elif defined(MK_HIP)
 #define MK_ROUTE_BOUNDS(n) __attribute__((amdgpu_flat_work_group_size(1, n)))

@@ -28,7 +28,7 @@ namespace mk {
 namespace route {
 
 template <int kKind, int kExperts, int kTopK, int kDtype>
-MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) fused_kernel(const mk__route_params p) {
+MK_KERNEL void MK_ROUTE_BOUNDS(mk__route_threads(kKind, kExperts)) fused_kernel(const mk__route_params p) {
   MK_ROUTE_DYN_SMEM(smem);
   __shared__ int s_last;
   const int tid = thread_x(), lane = tid % kWarp, warp = tid / kWarp, warps = block_dim() / kWarp;

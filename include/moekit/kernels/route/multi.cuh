@@ -27,7 +27,7 @@ namespace route {
 
 /* ---- 1. top-k ------------------------------------------------------------------------- */
 template <int kKind, int kExperts, int kTopK, int kDtype>
-MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) topk_kernel(const mk__route_params p) {
+MK_KERNEL void MK_ROUTE_BOUNDS(mk__route_threads(kKind, kExperts)) topk_kernel(const mk__route_params p) {
   MK_ROUTE_DYN_SMEM(smem); /* [warps][E] f32 score rows (grouped selection only) */
   const int tid = thread_x(), lane = tid % kWarp, warp = tid / kWarp, warps = block_dim() / kWarp;
   int16_t *ws_sid = (int16_t *)((unsigned char *)p.workspace + p.ws_sid);

@@ -32,7 +32,7 @@
 #define MK_ROUTE_MAX_GROUPS 32
 #define MK_ROUTE_MAX_BLOCK_M 1024
 
-#define MK__ROUTE_THREADS 512            /* threads per CTA (256 for grouped E > 512) */
+#define MK__ROUTE_THREADS 512            /* threads per CTA (see mk__route_threads) */
 #define MK__ROUTE_SMEM_BUDGET (46 * 1024) /* dynamic shared memory of one CTA, bytes */
 #define MK__ROUTE_FUSED_AUTO_PAIRS 4096  /* auto picks fused while M * K <= this */
 
@@ -52,6 +52,19 @@ typedef struct mk__route_plan {
 
 MK_HD int64_t mk__route_align(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
+/* Threads per CTA of an instance: 512, but 256 with more than 512 experts
+ * (2 x 32 values per lane, and sigmoid_grouped's [warps][E] score rows: the
+ * kernels' launch bounds then allow 255 registers). Kind: mk_route_kind. */
+#ifdef __cplusplus
+#define MK__ROUTE_CONSTEXPR constexpr /* the kernels' launch bounds use it */
+#else
+#define MK__ROUTE_CONSTEXPR
+#endif
+MK__ROUTE_CONSTEXPR MK_HD int32_t mk__route_threads(int32_t kind, int32_t experts) {
+  (void)kind;
+  return experts > 512 ? 256 : MK__ROUTE_THREADS;
+}
+
 /* Largest power of two <= x (x >= 1). */
 MK_HD int32_t mk__route_pow2_floor(int64_t x) {
   int32_t p = 1;
@@ -70,11 +83,11 @@ MK_HD int64_t mk__route_sort_smem(int64_t tokens, int32_t top_k, int32_t local_e
 
 /* Fills *pl for M tokens. grouped_step: the kind is sigmoid_grouped and the
  * group limit is active (1 < topk_group < n_group). Returns 0. */
-MK_HD int mk__route_make_plan(mk__route_plan *pl, int64_t m, int32_t experts, int32_t top_k, int32_t local_experts,
-                              int grouped_step, int32_t warp) {
+MK_HD int mk__route_make_plan(mk__route_plan *pl, int64_t m, int32_t kind, int32_t experts, int32_t top_k,
+                              int32_t local_experts, int grouped_step, int32_t warp) {
   int64_t rows, fused, ch, ch_max;
   pl->warp = warp;
-  pl->threads = (grouped_step && experts > 512) ? 256 : MK__ROUTE_THREADS;
+  pl->threads = mk__route_threads(kind, experts);
   pl->tokens_per_cta = pl->threads / warp;
   pl->topk_ctas = (int32_t)((m + pl->tokens_per_cta - 1) / pl->tokens_per_cta);
   pl->row_floats = grouped_step ? experts : 0;

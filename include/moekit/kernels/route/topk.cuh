@@ -189,28 +189,25 @@ MK_DEV void select_token(const mk__route_params &p, int64_t token, int lane, flo
   float my_v = 0.0f;
 #pragma unroll
   for (int r = 0; r < kTopK; ++r) {
-    int e;
+    uint32_t e;
     float v;
     if (kKey32) { /* (logit, expert) in one key */
       const uint32_t mk = warp_max_u32(bkey);
-      e = (int)(0xffffu - (mk & 0xffffu));
+      e = 0xffffu - (mk & 0xffffu);
       v = unorder16<kDtype>(mk >> 16);
     } else { /* (score, ~expert): the expert breaks ties in a second max */
       const uint32_t lo = bkey ? ~(uint32_t)(bi * kWarp + lane) : 0u;
       const uint32_t mh = warp_max_u32(bkey);
-      const uint32_t ml = warp_max_u32(bkey == mh ? lo : 0u);
-      e = (int)~ml;
-      v = shfl_f32(bval, e % kWarp);
+      e = ~warp_max_u32(bkey == mh ? lo : 0u);
+      v = shfl_f32(bval, (int)(e % kWarp));
     }
-    const int owner = e % kWarp;
-    if (lane == owner) {
-      taken |= 1u << (e / kWarp);
-      lane_best<P>(key, val, taken, bkey, bval, bi);
-    }
-    if (lane == r) {
-      my_e = e;
-      my_v = v;
-    }
+    /* NOTE: every lane recomputes its best, not only the owner: a divergent
+     * branch costs the warp the same time, and without one no value has to
+     * stay live across a reconvergence point (ptxas spilled one there). */
+    taken |= (uint32_t)lane == e % kWarp ? 1u << (e / kWarp) : 0u;
+    lane_best<P>(key, val, taken, bkey, bval, bi);
+    my_e = lane == r ? (int)e : my_e;
+    my_v = lane == r ? v : my_v;
   }
 
   /* ---- weights ---- */

@@ -72,13 +72,14 @@ MK_HD int32_t mk__route_pow2_floor(int64_t x) {
   return p;
 }
 
-/* Bytes of the rank/scan state of one sorting CTA over `tokens` tokens:
- * sid i16 [tokens * K] | bits u32 [W][E_l] | wpre u32 [W][E_l] | cnt, base i32 [E_l] |
- * off i32 [E_l + 1] | scratch i32 [64], W = ceil(tokens / 32). */
+/* Bytes of the rank/scan state of one sorting CTA over `tokens` tokens
+ * (kernels/route/sort.cuh), W = ceil(tokens / 32), every piece 16-aligned:
+ * sid i16 [tokens * K] | order u16 [tokens * K] | bits u32 [W][E_l] |
+ * wpre u16 [W][E_l] | cnt, base i32 [E_l] | off, coff i32 [E_l + 1] | scratch i32 [64] */
 MK_HD int64_t mk__route_sort_smem(int64_t tokens, int32_t top_k, int32_t local_experts) {
-  const int64_t w = (tokens + 31) / 32;
-  return mk__route_align(tokens * top_k * 2, 16) + 2 * w * local_experts * 4 + (3 * (int64_t)local_experts + 1) * 4 +
-         64 * 4;
+  const int64_t w = (tokens + 31) / 32, pairs = mk__route_align(tokens * top_k * 2, 16);
+  return 2 * pairs + mk__route_align(w * local_experts * 4, 16) + mk__route_align(w * local_experts * 2, 16) +
+         mk__route_align((4 * (int64_t)local_experts + 2) * 4, 16) + 64 * 4;
 }
 
 /* Fills *pl for M tokens. grouped_step: the kind is sigmoid_grouped and the

@@ -15,7 +15,9 @@
  * bitmap is built with shared atomic ORs, whose result does not depend on
  * their order: the layout is deterministic, ascending token index inside
  * each expert. Word-major [W][E_l] so that one thread per expert walks its
- * words without bank conflicts.
+ * words without bank conflicts. The CTA's pairs are then listed by (expert,
+ * token) in order[] (shared), so the row-indexed outputs are written by
+ * consecutive threads at consecutive rows.
  *
  * Layout of one expert e (local id) in the contiguous outputs, block_m = 4,
  * counts {e0: 3, e1: 0, e2: 5}, M * k = 16 (sentinel 16):
@@ -38,11 +40,13 @@ constexpr int kScratchRemote = 40; /* scratch slot of the remote-pair count (the
 
 struct SortState {
   int16_t *sid;    /* [tokens * k] local expert of each pair, -1 remote */
+  uint16_t *order; /* [tokens * k] this CTA's local pairs, sorted by (expert, token) */
   uint32_t *bits;  /* [W][local] */
-  uint32_t *wpre;  /* [W][local] */
+  uint16_t *wpre;  /* [W][local] */
   int *cnt;        /* [local] pairs per expert, all tokens of the call */
   int *base;       /* [local] pairs per expert in earlier chunks */
   int *off;        /* [local + 1] padded offsets; off[local] = padded total */
+  int *coff;       /* [local + 1] this CTA's pairs of the experts before e (unpadded) */
   int *scratch;    /* [64] */
   int tokens, words, local;
 };
@@ -51,18 +55,20 @@ struct SortState {
  * sizes it for cap_tokens tokens. */
 MK_DEV SortState sort_carve(unsigned char *smem, int cap_tokens, int tokens, int top_k, int local) {
   SortState s;
-  const int w_cap = (cap_tokens + 31) / 32;
+  const int64_t w_cap = (cap_tokens + 31) / 32, pairs = mk__route_align((int64_t)cap_tokens * top_k * 2, 16);
   unsigned char *at = smem;
   s.sid = (int16_t *)at;
-  at += mk__route_align((int64_t)cap_tokens * top_k * 2, 16);
+  s.order = (uint16_t *)(at + pairs);
+  at += 2 * pairs;
   s.bits = (uint32_t *)at;
-  at += (size_t)w_cap * local * 4;
-  s.wpre = (uint32_t *)at;
-  at += (size_t)w_cap * local * 4;
+  at += mk__route_align(w_cap * local * 4, 16);
+  s.wpre = (uint16_t *)at;
+  at += mk__route_align(w_cap * local * 2, 16);
   s.cnt = (int *)at;
   s.base = s.cnt + local;
   s.off = s.base + local;
-  s.scratch = s.off + local + 1;
+  s.coff = s.off + local + 1;
+  s.scratch = (int *)(at + mk__route_align((4 * (int64_t)local + 2) * 4, 16));
   s.tokens = tokens;
   s.words = (tokens + 31) / 32;
   s.local = local;
@@ -92,8 +98,9 @@ MK_DEV void prefill(const mk__route_params &p, int part, int parts) {
 
 /* ---- ranks ------------------------------------------------------------------------------- */
 /* Builds bits and wpre from sid, adds the CTA's remote pairs to
- * scratch[kScratchRemote] (zeroed by the caller before a barrier), and with
- * write_counts sets cnt[e] to the CTA's pairs of e. Ends with a barrier. */
+ * scratch[kScratchRemote] (zeroed by the caller before a barrier), sets
+ * coff[e] to the CTA's pairs of the experts before e, and with write_counts
+ * cnt[e] to the CTA's pairs of e. Ends with a barrier. */
 template <int kTopK>
 MK_DEV void build_ranks(const SortState &s, bool write_counts) {
   const int tid = thread_x(), nthreads = block_dim();
@@ -110,12 +117,14 @@ MK_DEV void build_ranks(const SortState &s, bool write_counts) {
   for (int e = tid; e < s.local; e += nthreads) {
     int run = 0;
     for (int w = 0; w < s.words; ++w) {
-      s.wpre[w * s.local + e] = (uint32_t)run;
+      s.wpre[w * s.local + e] = (uint16_t)run;
       run += popc(s.bits[w * s.local + e]);
     }
+    s.coff[e] = run;
     if (write_counts) s.cnt[e] = run;
   }
   sync_block();
+  block_exclusive_scan(s.coff, s.coff, s.local, s.scratch);
 }
 
 /* off[e] = sum over e' < e of cnt[e'] rounded up to block_m. Ends with a barrier. */
@@ -127,28 +136,41 @@ MK_DEV void padded_offsets(const SortState &s, int block_m) {
 }
 
 /* ---- scatter ------------------------------------------------------------------------------ */
-/* Writes every output row / entry of this CTA's pairs. with_base: add base[e]. */
+/* Writes every output row / entry of this CTA's pairs, in two passes so that
+ * every store pattern is coalesced:
+ *   pair order   inverse, masked_inverse (indexed by pair); order[] in smem
+ *   row order    sorted_ids, sorted_experts, block_experts, masked_ids (an
+ *                expert's rows are consecutive, and so are its pairs in order[])
+ * with_base: add base[e] (multi path). Contains a barrier. */
 template <int kTopK>
 MK_DEV void scatter(const mk__route_params &p, const SortState &s, int64_t t0, bool with_base) {
   const int tid = thread_x(), nthreads = block_dim();
   const int bm = p.block_m;
   for (int q = tid; q < s.tokens * kTopK; q += nthreads) {
-    const int t = q / kTopK, slot = q - t * kTopK, le = s.sid[q];
-    const int32_t pair = (int32_t)((t0 + t) * kTopK + slot);
+    const int t = q / kTopK, le = s.sid[q];
+    const int32_t pair = (int32_t)(t0 * kTopK + q);
     if (le < 0) {
       if (p.inverse) p.inverse[pair] = -1;
       if (p.masked_inverse) p.masked_inverse[pair] = -1;
       continue;
     }
     const int w = (t >> 5) * s.local + le;
-    const int r = (with_base ? s.base[le] : 0) + (int)s.wpre[w] + popc(s.bits[w] & ((1u << (t & 31)) - 1u));
+    const int rc = (int)s.wpre[w] + popc(s.bits[w] & ((1u << (t & 31)) - 1u)); /* rank inside this CTA */
+    const int r = (with_base ? s.base[le] : 0) + rc;
+    s.order[s.coff[le] + rc] = (uint16_t)q;
+    if (p.inverse) p.inverse[pair] = s.off[le] + r;
+    if (p.masked_inverse) p.masked_inverse[pair] = (int32_t)(le * p.max_m + r);
+  }
+  sync_block();
+  for (int j = tid; j < s.coff[s.local]; j += nthreads) {
+    const int q = s.order[j], le = s.sid[q];
+    const int r = (with_base ? s.base[le] : 0) + j - s.coff[le];
     const int row = s.off[le] + r;
+    const int32_t pair = (int32_t)(t0 * kTopK + q);
     if (p.sorted_ids) p.sorted_ids[row] = pair;
     if (p.sorted_experts) p.sorted_experts[row] = le;
     if (p.block_experts && r % bm == 0) p.block_experts[row / bm] = le; /* each block's first row is a pair */
-    if (p.inverse) p.inverse[pair] = row;
     if (p.masked_ids) p.masked_ids[(int64_t)le * p.max_m + r] = pair;
-    if (p.masked_inverse) p.masked_inverse[pair] = (int32_t)(le * p.max_m + r);
   }
 }
 

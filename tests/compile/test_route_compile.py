@@ -20,8 +20,8 @@ from pathlib import Path
 SHAPES = [(3, 256, 8), (1, 60, 6), (2, 1024, 32), (1, 1, 1), (3, 160, 6), (3, 1024, 8)]
 DTYPES = ("MK_DTYPE_BF16", "MK_DTYPE_F16", "MK_DTYPE_F32")
 TOP_KS = sorted({k for _, _, k in SHAPES})
-# fused + topk per shape and dtype; count + scatter per top_k
-NUM_KERNELS = len(SHAPES) * 2 * len(DTYPES) + 2 * len(TOP_KS)
+# fused + topk per shape and dtype; count + scan + scatter per top_k
+NUM_KERNELS = len(SHAPES) * 2 * len(DTYPES) + 3 * len(TOP_KS)
 
 
 def _nv_source():
@@ -40,6 +40,7 @@ def _amd_source():
             lines.append(f"template MK_KERNEL void mk::route::topk_kernel<{kind}, {e}, {k}, {dt}>(const mk__route_params);")
     for k in TOP_KS:
         lines.append(f"template MK_KERNEL void mk::route::count_kernel<{k}>(const mk__route_params);")
+        lines.append(f"template MK_KERNEL void mk::route::scan_kernel<{k}>(const mk__route_params);")
         lines.append(f"template MK_KERNEL void mk::route::scatter_kernel<{k}>(const mk__route_params);")
     return "\n".join(lines) + "\n"
 

@@ -30,6 +30,7 @@ int run(const mk__route_params *pp) {
   }
   mk_emu::launch(p.topk_ctas, p.threads, p.topk_smem, [&] { mk::route::topk_kernel<kKind, kExperts, kTopK, kDtype>(p); });
   mk_emu::launch(p.num_chunks, p.threads, p.count_smem, [&] { mk::route::count_kernel<kTopK>(p); });
+  mk_emu::launch(p.scan_ctas, p.threads, p.scan_smem, [&] { mk::route::scan_kernel<kTopK>(p); });
   mk_emu::launch(p.num_chunks, p.threads, p.scatter_smem, [&] { mk::route::scatter_kernel<kTopK>(p); });
   return 0;
 }

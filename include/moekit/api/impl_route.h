@@ -204,10 +204,13 @@ static mk_status mk__route_prepare(const char *fn, mk_route_args *a, mk__route_p
   p->topk_smem = pl->topk_smem;
   p->chunk_tokens = pl->chunk_tokens;
   p->num_chunks = pl->num_chunks;
+  p->scan_ctas = pl->scan_ctas;
   p->count_smem = pl->count_smem;
+  p->scan_smem = pl->scan_smem;
   p->scatter_smem = pl->scatter_smem;
   p->ws_sid = pl->ws_sid;
   p->ws_chunks = pl->ws_chunks;
+  p->ws_totals = pl->ws_totals;
   return MK_OK;
 }
 

@@ -73,8 +73,8 @@ typedef struct mk__route_params {
   int32_t expert_start, expert_end, block_m, path; /* path: 1 fused, 2 multi */
   /* launch geometry (mk__route_plan) */
   int32_t threads, topk_ctas, fused_smem, topk_smem;
-  int32_t chunk_tokens, num_chunks, count_smem, scatter_smem;
-  int64_t ws_sid, ws_chunks;
+  int32_t chunk_tokens, num_chunks, scan_ctas, count_smem, scan_smem, scatter_smem;
+  int64_t ws_sid, ws_chunks, ws_totals;
 } mk__route_params;
 
 typedef struct mk__quant_params {

@@ -1,5 +1,5 @@
 /* moekit/kernels/route/launch.cuh - host launchers of the routing kernels
- * (CUDA runtime). One call = one launch (fused) or three (multi), on the
+ * (CUDA runtime). One call = one launch (fused) or four (multi), on the
  * caller's stream, no synchronization, no allocation. The geometry was
  * computed by the C API with plan.h and travels in mk__route_params.
  */
@@ -22,6 +22,7 @@ int launch_route_dtype(const mk__route_params *p, void *stream) {
   }
   topk_kernel<kKind, kExperts, kTopK, kDtype><<<p->topk_ctas, p->threads, p->topk_smem, st>>>(*p);
   count_kernel<kTopK><<<p->num_chunks, p->threads, p->count_smem, st>>>(*p);
+  scan_kernel<kTopK><<<p->scan_ctas, p->threads, p->scan_smem, st>>>(*p);
   scatter_kernel<kTopK><<<p->num_chunks, p->threads, p->scatter_smem, st>>>(*p);
   return (int)cudaGetLastError();
 }

@@ -8,17 +8,19 @@
  *           one token per warp; the last CTA to finish (a ticket counter in
  *           the workspace) ranks and scatters every (token, slot) pair in
  *           shared memory. With one CTA nothing leaves shared memory.
- *   multi   three launches for large M: topk (one token per warp) ->
+ *   multi   four launches for large M: topk (one token per warp) ->
  *           count (one CTA per chunk of tokens: per-expert histogram) ->
- *           scatter (one CTA per chunk: ranks inside the chunk + the
- *           chunk's base from the histograms of the chunks before it).
+ *           scan (per expert, over the chunks: each chunk's base, totals) ->
+ *           scatter (one CTA per chunk: ranks inside the chunk + its base).
  *
  * Workspace (bytes, every offset 256-aligned):
- *   [0, 256)          u32 ticket counter of the fused path (must start at 0;
- *                     every call leaves it at 0)
- *   [ws_sid, +2*M*K)  i16 local expert of each (token, slot), -1 if remote
- *   [ws_chunks, ...)  multi: i32 [num_chunks][local_experts + 1] histograms
- *                     (the last column counts remote pairs)
+ *   [0, 256)           u32 ticket counter of the fused path (must start at 0;
+ *                      every call leaves it at 0)
+ *   [ws_sid, +2*M*K)   i16 local expert of each (token, slot), -1 if remote
+ *   [ws_chunks, ...)   multi: i32 [num_chunks][local_experts + 1] histograms,
+ *                      turned in place into each chunk's base (the last
+ *                      column counts remote pairs)
+ *   [ws_totals, ...)   multi: i32 [local_experts + 1] pairs per expert, remote
  */
 #ifndef MOEKIT_KERNELS_ROUTE_PLAN_H
 #define MOEKIT_KERNELS_ROUTE_PLAN_H
@@ -46,8 +48,9 @@ typedef struct mk__route_plan {
   int32_t topk_smem;      /* multi: dynamic smem of the topk kernel */
   int32_t chunk_tokens;   /* multi: tokens per count/scatter CTA (power of two >= 32) */
   int32_t num_chunks;
-  int32_t count_smem, scatter_smem;
-  int64_t ws_sid, ws_chunks, ws_bytes;
+  int32_t scan_ctas;      /* multi: 32 expert columns per scan CTA */
+  int32_t count_smem, scan_smem, scatter_smem;
+  int64_t ws_sid, ws_chunks, ws_totals, ws_bytes;
 } mk__route_plan;
 
 MK_HD int64_t mk__route_align(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
@@ -101,21 +104,24 @@ MK_HD int mk__route_make_plan(mk__route_plan *pl, int64_t m, int32_t kind, int32
   if (mk__route_align(m * top_k * 2, 16) + rows > fused) fused = mk__route_align(m * top_k * 2, 16) + rows;
   pl->fused_smem = fused <= MK__ROUTE_SMEM_BUDGET ? (int32_t)fused : 0;
 
-  /* multi: chunks small enough for one CTA's shared memory, large enough that
-   * there are at most ~32 of them (every scatter CTA reads every histogram). */
-  ch_max = mk__route_pow2_floor(131072 / local_experts);
-  if (mk__route_pow2_floor(8192 / top_k) < ch_max) ch_max = mk__route_pow2_floor(8192 / top_k);
-  if (ch_max > 4096) ch_max = 4096;
+  /* multi: chunks of about M / 132 tokens (one per SM of an H100), at least
+   * 32, at most what one CTA's shared memory holds (32 always fits: 1024
+   * experts at top-32 need 27 KB) */
+  ch_max = 4096;
+  while (ch_max > 32 && mk__route_sort_smem(ch_max, top_k, local_experts) > MK__ROUTE_SMEM_BUDGET) ch_max /= 2;
   ch = 32;
-  while (ch < (m + 31) / 32 && ch < ch_max) ch *= 2;
+  while (ch * 132 < m && ch < ch_max) ch *= 2;
   pl->chunk_tokens = (int32_t)ch;
   pl->num_chunks = (int32_t)((m + ch - 1) / ch);
+  pl->scan_ctas = (local_experts + 1 + warp - 1) / warp;
   pl->count_smem = (local_experts + 1) * 4;
+  pl->scan_smem = pl->threads * 4;
   pl->scatter_smem = (int32_t)mk__route_sort_smem(ch, top_k, local_experts);
 
   pl->ws_sid = 256;
   pl->ws_chunks = mk__route_align(pl->ws_sid + m * top_k * 2, 256);
-  pl->ws_bytes = pl->ws_chunks + (int64_t)pl->num_chunks * (local_experts + 1) * 4;
+  pl->ws_totals = mk__route_align(pl->ws_chunks + (int64_t)pl->num_chunks * (local_experts + 1) * 4, 256);
+  pl->ws_bytes = pl->ws_totals + (int64_t)(local_experts + 1) * 4;
   return 0;
 }
 

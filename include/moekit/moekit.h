@@ -165,7 +165,7 @@ typedef enum mk_route_kind {
 typedef enum mk_route_path {
   MK_ROUTE_PATH_AUTO = 0,  /* fused when M fits, else multi */
   MK_ROUTE_PATH_FUSED = 1, /* one launch; MK_ERR_UNSUPPORTED if M does not fit */
-  MK_ROUTE_PATH_MULTI = 2  /* three launches, any M */
+  MK_ROUTE_PATH_MULTI = 2  /* four launches, any M */
 } mk_route_path;
 
 typedef struct mk_route_args {

@@ -1,4 +1,4 @@
-/* moekit/kernels/route/multi.cuh - routing in three launches, for large M.
+/* moekit/kernels/route/multi.cuh - routing in four launches, for large M.
  *
  * Portable CUDA/HIP. Same outputs as fused.cuh, bit for bit; designed for
  * bandwidth: the logits are read once, no global atomics, every CTA's work

@@ -148,6 +148,7 @@ def main():
     dev = torch.cuda.get_device_name()
     lines = [f"Routing on {dev}, bf16 logits, microseconds per call (median; CUDA graph of back-to-back calls, "
              f"warm L2). torch 'graph' uses scatter_add_ for bincount; 'eager' runs bincount.", ""]
+    fused_small, speedups = [], []   # for the targets: fused < 5 us at M <= 128, >= 3x torch
     for model, base in MODELS:
         lines += [f"### {model} ({base.experts} experts, top-{base.top_k}, {base.kind})", "",
                   "| M | moekit fused | moekit multi | auto picks | torch graph | torch eager | speedup (auto vs torch graph) "
@@ -175,10 +176,19 @@ def main():
             t_tg = time_graph(torch, lambda: torch_route(torch, case, lt, bt, True), calls)
             t_te = time_eager(torch, lambda: torch_route(torch, case, lt, bt, False), calls)
             best = t[auto]
+            if m <= 128:
+                fused_small.append((t[1], model, m))
+            speedups.append((t_tg / best, model, m))
             lines.append(f"| {m} | {fmt(t[1])} | {fmt(t[2])} | {('fused', 'multi')[auto - 1]} | {fmt(t_tg)} | {fmt(t_te)} "
                          f"| {t_tg / best:.1f}x | {fmt(t_full)} |")
             print(lines[-1], flush=True)
         lines.append("")
+    worst_fused = max(fused_small, key=lambda x: x[0] if x[0] is not None else 1e9)
+    worst_speed = min(speedups)
+    lines.append(f"Targets: fused path under 5 us at M <= 128: {'met' if worst_fused[0] is not None and worst_fused[0] < 5 else 'NOT met'} "
+                 f"(slowest {fmt(worst_fused[0])} us, {worst_fused[1]} M={worst_fused[2]}); at least 3x torch (graph) at "
+                 f"every M: {'met' if worst_speed[0] >= 3 else 'NOT met'} (lowest {worst_speed[0]:.1f}x, "
+                 f"{worst_speed[1]} M={worst_speed[2]}).")
     text = "\n".join(lines)
     print("\n" + text)
     if a.out:

@@ -60,6 +60,17 @@ def _list_of(check_item, nonempty=True):
     return check
 
 
+def _route_extra(v):
+    """A routing instance beside the model's: "kind:experts:top_k"."""
+    m = re.fullmatch(r"([a-z_]+):([0-9]{1,4}):([0-9]{1,2})", v)
+    if not m or m.group(1) not in ROUTING_KINDS:
+        return f"{v!r} is not \"kind:experts:top_k\" with kind one of {', '.join(ROUTING_KINDS)}"
+    e, k = int(m.group(2)), int(m.group(3))
+    if not 1 <= e <= 1024 or not 1 <= k <= min(32, e):
+        return f"{v!r}: allowed: 1 <= experts <= 1024, 1 <= top_k <= min(32, experts)"
+    return None
+
+
 def _name(v):
     return None if re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", v) else (
         f"{v!r} is not a name; allowed: lower-case letters, digits, '_', '.', '-' (1-64 chars)")
@@ -81,6 +92,8 @@ SCHEMA = {
         "n_group": (int, False, 1, _rng(1, 1024)),
         "topk_group": (int, False, 1, _rng(1, 1024)),
         "routed_scaling_factor": (float, False, 1.0, lambda v: None if v > 0 else f"{v} must be > 0"),
+        # more routing instances, "kind:experts:top_k" (gen/ops/route.py)
+        "extra": (list, False, [], _list_of(_route_extra, nonempty=False)),
     },
     "quant": {
         "recipe": (str, True, None, _one_of(QUANT_RECIPES)),

@@ -1,6 +1,6 @@
 """Op families. Each module has `instances(manifest, archs) -> list[Instance]`
 and `check(instance) -> str | None` (a constraint violation, or None)."""
 
-from . import moe, quant
+from . import moe, quant, route
 
-FAMILIES = (quant, moe)
+FAMILIES = (quant, route, moe)

@@ -124,6 +124,76 @@ int mk_registry_find(mk_op op, int64_t n, int64_t k, int32_t experts, int32_t to
 /* The model name the library was generated for, e.g. "deepseek-v3". */
 const char *mk_library_model(void);
 
+/* ---- routing: top-k selection and sorting by expert --------------------------- */
+/* Router logits [M, E] -> the top-k experts and weights of every token, and
+ * the (token, slot) pairs sorted by expert into the layouts grouped GEMMs
+ * read. docs/route.md has every format with a worked example.
+ *
+ *   logits          [M, E] bf16, f16 or f32, unit column stride, E <= 1024.
+ *                   NaN counts as -inf; ties go to the lower expert index.
+ *   bias            sigmoid_grouped: f32 [E] score-correction bias (selection
+ *                   only); data NULL = no bias. Other kinds: must be NULL.
+ * Outputs are optional (data NULL = not wanted), at least one is required;
+ * all are i32 except topk_weights (f32). A pair is p = token * top_k + slot.
+ *   topk_ids        [M, top_k] global expert of each slot, best first
+ *   topk_weights    [M, top_k]
+ *   contiguous layout (needs block_m): each local expert's pairs in
+ *   ascending token order, padded to a multiple of block_m rows; experts
+ *   without pairs get no rows. capacity = mk_route_capacity(M, top_k, E_l, block_m).
+ *   sorted_ids      [>= capacity] pair of each row; padding rows and rows past
+ *                   the padded total hold the sentinel M * top_k
+ *   sorted_experts  [>= capacity] local expert of each row, -1 on padding and
+ *                   past the total (DeepGEMM's m_indices)
+ *   block_experts   [>= capacity / block_m] local expert of each block_m rows,
+ *                   -1 past the total
+ *   expert_offsets  [E_l + 1] first row of each expert; [E_l] = padded total
+ *   inverse         [M, top_k] row of each pair, -1 if its expert is remote
+ *   expert_counts   [E_l] pairs per local expert (also the masked layout's masked_m)
+ *   masked layout:
+ *   masked_ids      [E_l, max_m], max_m >= M: row r < expert_counts[e] of expert e
+ *                   holds its r-th pair (ascending token); later rows are not written
+ *   masked_inverse  [M, top_k] e * max_m + r of each pair, -1 if remote
+ *   remote_count    [1] pairs whose expert is outside [expert_start, expert_end)
+ * Every entry of a given output is written (masked_ids: rows < count).
+ *
+ * The workspace (mk_route_workspace_size bytes, device memory) must be
+ * zero-filled once before its first use (e.g. cudaMemsetAsync); every call
+ * leaves it zeroed. One workspace serves one call at a time. */
+typedef enum mk_route_kind {
+  MK_ROUTE_SOFTMAX = 1,            /* softmax over all experts, then top-k (Mixtral, Qwen3) */
+  MK_ROUTE_SOFTMAX_AFTER_TOPK = 2, /* top-k of the logits, softmax over those k (gpt-oss) */
+  MK_ROUTE_SIGMOID_GROUPED = 3     /* DeepSeek-V3: sigmoid + bias, group-limited top-k */
+} mk_route_kind;
+
+typedef enum mk_route_path {
+  MK_ROUTE_PATH_AUTO = 0,  /* fused when M fits, else multi */
+  MK_ROUTE_PATH_FUSED = 1, /* one launch; MK_ERR_UNSUPPORTED if M does not fit */
+  MK_ROUTE_PATH_MULTI = 2  /* four launches, any M */
+} mk_route_path;
+
+typedef struct mk_route_args {
+  uint32_t struct_size;
+  mk_route_kind kind;
+  int32_t top_k;                 /* 1..32, <= E */
+  int32_t renormalize;           /* softmax, sigmoid_grouped: weights sum to 1 (times the factor) */
+  int32_t n_group, topk_group;   /* sigmoid_grouped: groups (<= 32, divides E) and groups kept; 0 = 1 */
+  float routed_scaling_factor;   /* multiplies every weight; 0 = 1 */
+  int32_t block_m;               /* contiguous layout: 1..1024 */
+  int32_t expert_start, expert_end; /* local experts [start, end); both 0 = all E */
+  mk_route_path path;
+  mk_tensor logits, bias;
+  mk_tensor topk_ids, topk_weights;
+  mk_tensor sorted_ids, sorted_experts, block_experts, expert_offsets, inverse;
+  mk_tensor expert_counts, masked_ids, masked_inverse, remote_count;
+} mk_route_args;
+
+/* Rows of the contiguous layout: m * top_k + min(local_experts, m * top_k) * (block_m - 1). */
+int64_t mk_route_capacity(int64_t m, int32_t top_k, int32_t local_experts, int32_t block_m);
+/* The path mk_route would take (FUSED or MULTI) after validating args; no GPU needed. */
+mk_status mk_route_pick_path(const mk_route_args *args, mk_route_path *path);
+mk_status mk_route_workspace_size(const mk_route_args *args, size_t *bytes);
+mk_status mk_route(const mk_route_args *args, void *workspace, size_t workspace_bytes, void *stream);
+
 /* ---- activation quantization ----------------------------------------------- */
 /* bf16 [M, K] -> e4m3 [M, K] with one scale per 1x128 group.
  *   x       bf16 [M, K], unit column stride, row stride a multiple of 8
@@ -259,5 +329,6 @@ mk_status mk_moe_combine(const mk_moe_combine_args *args, void *workspace, size_
 #define MOEKIT_IMPLEMENTATION_DONE
 #include "moekit/api/impl_core.h"
 #include "moekit/api/impl_quant.h"
+#include "moekit/api/impl_route.h"
 #include "moekit/api/impl_moe.h"
 #endif

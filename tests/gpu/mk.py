@@ -67,6 +67,13 @@ def struct(name, fields):
 
 
 # ---- args structs (keep in the order of include/moekit/moekit.h) ----------------------------
+ROUTE_TENSORS = ("logits", "bias", "topk_ids", "topk_weights", "sorted_ids", "sorted_experts", "block_experts",
+                 "expert_offsets", "inverse", "expert_counts", "masked_ids", "masked_inverse", "remote_count")
+struct("mk_route_args", [("kind", ctypes.c_int), ("top_k", ctypes.c_int32), ("renormalize", ctypes.c_int32),
+                         ("n_group", ctypes.c_int32), ("topk_group", ctypes.c_int32),
+                         ("routed_scaling_factor", ctypes.c_float), ("block_m", ctypes.c_int32),
+                         ("expert_start", ctypes.c_int32), ("expert_end", ctypes.c_int32), ("path", ctypes.c_int)]
+       + [(n, Tensor) for n in ROUTE_TENSORS])
 struct("mk_quant_fp8_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor)])
 struct("mk_quant_mxfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor), ("sf_layout", ctypes.c_int)])
 struct("mk_quant_nvfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor), ("global_scale", Tensor),
@@ -74,11 +81,17 @@ struct("mk_quant_nvfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor),
 
 
 class Library:
-    def __init__(self, builddir="build"):
-        builddir = Path(builddir)
-        cfg = json.loads((builddir / "config.json").read_text())
-        self.model = cfg["model"]
-        self.lib = ctypes.CDLL(str(builddir / "lib" / f"libmoekit_{self.model}.so"))
+    def __init__(self, builddir="build", path=None):
+        """Loads build/lib/libmoekit_<model>.so, or the library at `path`."""
+        if path is None:
+            builddir = Path(builddir)
+            cfg = json.loads((builddir / "config.json").read_text())
+            self.model = cfg["model"]
+            path = builddir / "lib" / f"libmoekit_{self.model}.so"
+        self.lib = ctypes.CDLL(str(path))
+        self.model = self.lib.mk_library_model
+        self.model.restype = ctypes.c_char_p
+        self.model = self.model().decode()
         self.lib.mk_last_error.restype = ctypes.c_char_p
         self.lib.mk_registry_find.restype = ctypes.c_int
         self.lib.mk_registry_find.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32,

@@ -47,6 +47,36 @@ int mk__device_sm_count(int *count);
 const char *mk__device_error_string(int code);
 
 /* ---- op params ------------------------------------------------------------------ */
+/* Routing (kernels/route/): filled by mk_route (api/impl_route.h). The kind
+ * is the registry variant; the launch geometry comes from
+ * kernels/route/plan.h. Output pointers are NULL when not wanted. */
+typedef struct mk__route_params {
+  const void *logits;          /* [m, experts] bf16 / f16 / f32 */
+  const float *bias;           /* [experts] or NULL (sigmoid_grouped only) */
+  int32_t *topk_ids;           /* [m, top_k] global expert ids */
+  float *topk_weights;         /* [m, top_k] */
+  int32_t *sorted_ids;         /* [sorted_len] pair ids token * top_k + slot; sentinel m * top_k */
+  int32_t *sorted_experts;     /* [sorted_len] local expert per row, -1 on padding */
+  int32_t *block_experts;      /* [blocks_len] local expert per block_m rows, -1 past the total */
+  int32_t *expert_counts;      /* [local_experts] */
+  int32_t *expert_offsets;     /* [local_experts + 1] padded offsets, last = padded total */
+  int32_t *inverse;            /* [m, top_k] row in the contiguous layout, -1 if remote */
+  int32_t *masked_ids;         /* [local_experts, max_m] pair ids */
+  int32_t *masked_inverse;     /* [m, top_k] expert * max_m + rank, -1 if remote */
+  int32_t *remote_count;       /* [1] pairs outside [expert_start, expert_end) */
+  void *workspace;             /* kernels/route/plan.h: layout */
+  int64_t ld_logits;           /* elements */
+  int64_t sorted_len, blocks_len, max_m;
+  int32_t m, experts, top_k, dtype; /* dtype: mk_dtype of logits */
+  int32_t renormalize, n_group, topk_group, grouped_step;
+  float scale;                 /* routed_scaling_factor */
+  int32_t expert_start, expert_end, block_m, path; /* path: 1 fused, 2 multi */
+  /* launch geometry (mk__route_plan) */
+  int32_t threads, topk_ctas, fused_smem, topk_smem;
+  int32_t chunk_tokens, num_chunks, scan_ctas, count_smem, scan_smem, scatter_smem;
+  int64_t ws_sid, ws_chunks, ws_totals;
+} mk__route_params;
+
 typedef struct mk__quant_params {
   const void *x;               /* bf16 [m, k] */
   int64_t ldx;                 /* elements */

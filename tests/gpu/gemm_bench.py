@@ -23,6 +23,9 @@ Columns:
                  not the same math) for the grouped kinds. Per-call times.
   DeepGEMM       the figures quoted in issue 4 (DeepGEMM 2.6.1 on an H100 80GB),
                  not measured here.
+With --sweep, every built configuration of each shape is timed too (forced
+by name) and listed fastest first: the data to retune the heuristic
+(include/moekit/api/gemm_cost.h) with.
 Decode masked rows also give the weights' bytes (and scales) over the kernel
 time as a fraction of the device-to-device copy bandwidth measured in this
 run (2 x bytes copied / time). Prints a markdown table (and writes it to
@@ -55,6 +58,9 @@ CUBLAS = {  # cuBLASLt per-call TFLOPS quoted in issue 4 (blockwise, per-tensor)
     (4096, 7168, 16384): (1192, 1397), (4096, 4096, 7168): (1116, 1396), (4096, 7168, 2048): (1147, 1277),
     (128, 4096, 7168): (268, 379), (128, 7168, 2048): (198, 300),
 }
+
+
+FORCE = {}  # {"kernel": b"name"} while sweeping
 
 
 class Timer:
@@ -141,6 +147,7 @@ def safe(fn):
 
 # ---- problems ------------------------------------------------------------------------------
 def mk_call(lib, kind, a, sfa, b, sfb, d, **kw):
+    kw.update(FORCE)
     args = lib.args("mk_gemm_fp8_args", kind=kind, a=a, a_scales=sfa, b=b, b_scales=sfb, d=d, **kw)
     info = lib.query("mk_gemm_fp8_query", args, "mk_gemm_fp8_info")
     stream = torch.cuda.current_stream().cuda_stream
@@ -208,6 +215,7 @@ def main():
     ap.add_argument("--builddir", default="build")
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--out", default="", help="also write the markdown table to this file")
+    ap.add_argument("--sweep", action="store_true", help="also time every built configuration of each shape")
     a = ap.parse_args()
     torch.manual_seed(0)
     lib = mk.Library(a.builddir)
@@ -221,6 +229,31 @@ def main():
             "| kind | shape (M x N x K) | moekit kernel us | moekit TFLOPS | moekit per-call us | per-call TFLOPS "
             "| cuBLASLt blockwise TFLOPS | cuBLASLt per-tensor TFLOPS | torch grouped TFLOPS | DeepGEMM (issue) "
             "| vs blockwise | kernel |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    sweeps = []
+    registry = [e for e in lib.registry() if e["op"] == mk.OP_GEMM_FP8]
+
+    def sweep(kind, label, m, n, k, make):
+        """Every built configuration of (kind, n, k), forced by name, fastest first."""
+        if not a.sweep:
+            return
+        kname = {"dense": "dense", "contiguous": "grouped_contiguous"}.get(kind, "grouped_masked")
+        res = []
+        for e in registry:
+            if gc.KINDS[e["variant"] & 3] != kname or e["n"] != n or e["k"] != k:
+                continue
+            FORCE["kernel"] = e["name"].encode()
+            try:
+                run = make()[0]
+                res.append((timer.kernel_us(run), e["name"]))
+            except Exception as ex:  # noqa: BLE001 - e.g. a contiguous alignment the config cannot tile
+                res.append((float("inf"), f"{e['name']} ({type(ex).__name__})"))
+            finally:
+                FORCE.clear()
+        res.sort()
+        sweeps.append(f"{kind} {label}: " + ", ".join(f"{us:.1f} us {tflops(m, n, k, us) or 0:.0f} TF {name}"
+                                                       for us, name in res))
+        print(sweeps[-1], flush=True)
 
     def add(kind, label, m, n, k, run, info, peers, extra=""):
         kus = timer.kernel_us(run)
@@ -250,6 +283,7 @@ def main():
             continue
         run, info, peers = dense_problem(lib, m, n, k)
         add("dense", f"{m} x {n} x {k}", m, n, k, run, info, peers)
+        sweep("dense", f"{m} x {n} x {k}", m, n, k, lambda: dense_problem(lib, m, n, k))
         torch.cuda.empty_cache()
     for g, per in ((4, 8192), (8, 4096)):
         for n, k in ((4096, 7168), (7168, 2048)):
@@ -258,6 +292,7 @@ def main():
                 continue
             run, info, peers, m = contiguous_problem(lib, g, per, n, k)
             add("contiguous", f"{g}x{per} x {n} x {k}", m, n, k, run, info, peers)
+            sweep("contiguous", f"{g}x{per} x {n} x {k}", m, n, k, lambda: contiguous_problem(lib, g, per, n, k))
             torch.cuda.empty_cache()
     for g, per in ((1, 1024), (2, 512), (4, 256)):
         for n, k in ((4096, 7168), (7168, 2048)):
@@ -266,6 +301,7 @@ def main():
                 continue
             run, info, peers, _ = masked_problem(lib, g, per, n, k)
             add("masked", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers)
+            sweep("masked", f"{g}x{per} x {n} x {k}", g * per, n, k, lambda: masked_problem(lib, g, per, n, k))
             torch.cuda.empty_cache()
     for per in (8, 16, 32, 64):
         for n, k in ((4096, 7168), (7168, 2048)):
@@ -277,12 +313,16 @@ def main():
             frac = wbytes / (kus * 1e-6) / copy_bw
             add("decode", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers,
                 extra=f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = {100 * frac:.0f}% of copy")
+            sweep("decode", f"{g}x{per} x {n} x {k}", g * per, n, k,
+                  lambda: masked_problem(lib, g, per, n, k, max_m=128))
             torch.cuda.empty_cache()
 
     gm = math.exp(sum(math.log(x) for x in speedups) / len(speedups)) if speedups else None
     table = head + "\n" + "\n".join(rows) + (
         f"\n\nGeometric mean of moekit per-call TFLOPS / cuBLASLt blockwise per-call TFLOPS: {fmt(gm, 3)} "
         f"over {len(speedups)} shapes. Ran in {time.time() - t0:.0f} s.\n")
+    if sweeps:
+        table += "\n## Every configuration (--sweep), fastest first\n\n" + "\n".join(f"- {x}" for x in sweeps) + "\n"
     print("\n" + table)
     if a.out:
         Path(a.out).write_text(table)

@@ -95,3 +95,29 @@ def test_gemm_instances(ctx):
         results.append((f"{m}_not_for_sm100a", not [i for i in gen.plan(man, ["sm_100a"]).instances
                                                      if i.family == "gemm"], ""))
     return results
+
+
+def test_gemm_manifest_keys(ctx):
+    """[gemm] dense shapes and configs = "minimal"; bad shapes are one-line errors naming the key."""
+    sys.path.insert(0, str(ctx.srcdir))
+    import gen
+    from gen.manifest import ManifestError, validate
+    base = {"model": {"name": "t", "hidden": 2048, "moe_intermediate": 768, "experts": 16, "top_k": 2},
+            "routing": {"kind": "softmax"}, "quant": {"recipe": "fp8_1x128"}}
+    results = []
+    m = validate(dict(base, gemm={"dense": ["4096x2048"], "configs": "minimal"}))
+    insts = [i for i in gen.plan(m, ["sm_90a"]).instances if i.family == "gemm"]
+    keys = [(i.variant & 3, i.n, i.k) for i in insts]
+    results.append(("minimal_one_per_shape", len(keys) == len(set(keys)) == 5, f"{keys}"))
+    for bad, needle in (("4096x2000", "multiple of 128"), ("4090x2048", "multiple of 8"), ("4096*2048", "NxK")):
+        try:
+            validate(dict(base, gemm={"dense": [bad]}), "x.toml")
+            results.append((f"rejects_{bad}", False, "accepted"))
+        except ManifestError as e:
+            results.append((f"rejects_{bad}", "gemm.dense" in str(e) and needle in str(e), str(e)))
+    try:
+        validate(dict(base, gemm={"configs": "all"}), "x.toml")
+        results.append(("rejects_configs_all", False, "accepted"))
+    except ManifestError as e:
+        results.append(("rejects_configs_all", "gemm.configs" in str(e), str(e)))
+    return results

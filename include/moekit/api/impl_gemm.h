@@ -154,10 +154,16 @@ static mk_status mk__gemm_check(const char *fn, const mk_gemm_fp8_args *a, mk__g
                       fn, (long long)a->b_scales.shape[0], (long long)a->b_scales.shape[1], ndim_b == 3 ? ", " : "",
                       ndim_b == 3 ? (long long)a->b_scales.shape[2] : 0LL, ndim_b == 3 ? "G, " : "", (long long)n_sf,
                       (long long)kb);
-    for (i = 0; i < ndim_b; ++i)
+    int64_t span = 0;
+    for (i = 0; i < ndim_b; ++i) {
       if (a->b_scales.strides[i] <= 0)
         return mk__fail(MK_ERR_SHAPE, "%s: b_scales: stride %d is %lld, must be positive", fn, i,
                         (long long)a->b_scales.strides[i]);
+      if (i >= ndim_b - 2) span += (a->b_scales.shape[i] - 1) * a->b_scales.strides[i];
+    }
+    if (span >= ((int64_t)1 << 31)) /* one expert's scales are addressed with 32-bit offsets */
+      return mk__fail(MK_ERR_SHAPE, "%s: b_scales: one expert's scales span %lld elements, must be < 2^31", fn,
+                      (long long)span);
   }
   /* kind-specific inputs */
   if (kind == MK_GEMM_GROUPED_CONTIGUOUS) {
@@ -246,7 +252,12 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
       if (strcmp(e->name, a->kernel)) continue;
     }
     c = mk__gemm_entry_config(e);
-    if (c.cluster > sms) continue;
+    if (c.cluster > sms) {
+      if (a->kernel != NULL)
+        return mk__fail(MK_ERR_INVALID_ARG, "%s: kernel '%s' runs on clusters of %d SMs, but num_sms is %d", fn,
+                        a->kernel, c.cluster, sms);
+      continue;
+    }
     cost = mk__gemm_cost(&pb, &c, &compute);
     if (best < 0 || cost < best_cost || (cost == best_cost && compute < best_compute)) {
       best = i;

@@ -183,14 +183,18 @@ struct sm90_fp8_gemm {
         sm90::mbar_arrive(&s.tile_full[slot]);
         return;
       }
-      const int32_t nb0 = (int32_t)(((int64_t)tile.n_block * BLOCK_N) / 128);
+      /* NOTE: 32-bit offsets (the API checks b_scales spans < 2^31 elements) and a
+       * bounded unroll keep this warp inside its 40 registers */
+      const int32_t nb0 = tile.n_block * BLOCK_N / 128;
       const float *sfb = p.sfb + (int64_t)tile.group * p.sfb_stride[0];
+      const int32_t s_n = (int32_t)p.sfb_stride[1], s_k = (int32_t)p.sfb_stride[2];
       float *dst = s.sfb + slot * cfg::kSfbFloats;
+#pragma unroll 2
       for (int i = (int)lane; i < cfg::kSfbFloats; i += 32) {
         const int kb = i / cfg::kSfbPerK;
         int32_t nb = nb0 + i % cfg::kSfbPerK;
         nb = nb < kNumSfbRows ? nb : kNumSfbRows - 1; /* past N: the columns are never stored */
-        dst[i] = __ldg(sfb + nb * p.sfb_stride[1] + kb * p.sfb_stride[2]);
+        dst[i] = __ldg(sfb + (nb * s_n + kb * s_k));
       }
       if (lane == 0) s.tiles[slot] = tile;
       sm90::mbar_arrive(&s.tile_full[slot]); /* every lane: its scale writes are released */

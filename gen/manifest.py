@@ -71,6 +71,17 @@ def _route_extra(v):
     return None
 
 
+def _gemm_shape(v):
+    m = re.fullmatch(r"([1-9][0-9]{0,5})x([1-9][0-9]{0,5})", v)
+    if not m:
+        return f"{v!r} is not a GEMM shape; write it as \"NxK\", e.g. \"2112x7168\""
+    if int(m.group(2)) % 128:
+        return f"{v!r}: K = {m.group(2)} is not a multiple of 128 (the FP8 scale block)"
+    if int(m.group(1)) % 8:
+        return f"{v!r}: N = {m.group(1)} is not a multiple of 8"
+    return None
+
+
 def _name(v):
     return None if re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", v) else (
         f"{v!r} is not a name; allowed: lower-case letters, digits, '_', '.', '-' (1-64 chars)")
@@ -112,6 +123,13 @@ SCHEMA = {
         "archs": (list, False, ["sm_90a"], _list_of(_one_of(ARCHS))),
         "ops": (list, False, list(OPS), _list_of(_one_of(OPS))),
     },
+    # FP8 GEMMs (gen/ops/gemm.py): dense shapes beside the experts' (attention
+    # projections, shared experts), "NxK"; "minimal" builds one configuration
+    # per (kind, N, K) instead of one per representative problem size.
+    "gemm": {
+        "dense": (list, False, [], _list_of(_gemm_shape, nonempty=False)),
+        "configs": (str, False, "auto", _one_of(("auto", "minimal"))),
+    },
 }
 REQUIRED_SECTIONS = ("model", "routing", "quant")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
@@ -137,6 +155,7 @@ class Manifest:
     activation: dict
     parallel: dict
     build: dict
+    gemm: dict
 
     @property
     def name(self):
@@ -153,6 +172,10 @@ class Manifest:
         ks = {self.model["hidden"]}
         ks.update(self.model["moe_intermediate"] // tp for tp in self.parallel["tp"])
         return sorted(ks)
+
+    def dense_gemm_shapes(self):
+        """(N, K) of the [gemm] dense list."""
+        return sorted({tuple(int(x) for x in v.split("x")) for v in self.gemm["dense"]})
 
     def gemm_shapes(self):
         out = []

@@ -317,6 +317,82 @@ typedef struct mk_moe_combine_args {
 
 mk_status mk_moe_combine_workspace_size(const mk_moe_combine_args *args, size_t *bytes);
 mk_status mk_moe_combine(const mk_moe_combine_args *args, void *workspace, size_t workspace_bytes, void *stream);
+/* ---- block-scaled FP8 GEMM (sm90) ------------------------------------------------ */
+/* D = (A * a_scales) (B * b_scales)^T in bf16, f32 accumulation, scales
+ * applied after every 128-wide k-block (DeepGEMM's sm90 recipe). K is a
+ * multiple of 128 and N a multiple of 8; pointers are 16-byte aligned.
+ *
+ *   a         e4m3, unit K stride, row stride a multiple of 16:
+ *               dense, contiguous [M, K]; masked [G, max_m, K]
+ *   a_scales  f32, one per row and 128 columns of K, MN-major (what
+ *             mk_quant_fp8 writes): dense, contiguous [M, K/128] with strides
+ *             {1, ld}, ld >= M, ld % 4 == 0; masked [G, max_m, K/128] with
+ *             strides {gs, 1, ld}, gs and ld multiples of 4, either per-group
+ *             blocks (ld >= max_m, gs >= ld * K/128) or the scales of the
+ *             flattened [G * max_m, K] rows (gs >= max_m, ld >= G * gs)
+ *   b         e4m3 weights, unit K stride: dense [N, K]; grouped [G, N, K]
+ *   b_scales  f32, one per 128 x 128 block, any strides:
+ *               dense [ceil(N/128), K/128]; grouped [G, ceil(N/128), K/128]
+ *   d         bf16, unit N stride, row stride a multiple of 8:
+ *               dense, contiguous [M, N]; masked [G, max_m, N]
+ *   m_indices contiguous: i32 [M], the expert of each row of A, -1 (any
+ *             negative) on padding rows; each expert's rows start at a
+ *             multiple of group_align. Row blocks whose first row is padding
+ *             are skipped (their rows of D are not written); padding rows
+ *             inside a computed block get unspecified values in D.
+ *   masked_m  masked: i32 [G] on the device, valid rows per group (clamped
+ *             to [0, max_m]). Rows of D past masked_m[g] in the last row
+ *             block of a group may be overwritten; rows past that block are
+ *             not written.
+ *   expected_m masked: host hint of the typical masked_m (0: max_m), used
+ *             only to choose the kernel configuration
+ *   group_align contiguous: row alignment of the experts' segments (0: 128)
+ *   signal    optional i32 completion counters, zeroed by the caller:
+ *             counter[g * ceil(max_m / block_m) + m_block] is incremented
+ *             (release, GPU scope) once each column tile of that row block
+ *             has been written; a row block is complete at
+ *             ceil(N / block_n). Dense and contiguous: g = 0, max_m = M.
+ *             mk_gemm_fp8_query() gives block_m, the threshold and the
+ *             number of counters (the length signal must have).
+ *             See moekit/signal/overlap.cuh for the consumer side.
+ *   num_sms   SMs the persistent kernel may occupy (0: all), e.g. to leave
+ *             some to a communication kernel running beside it
+ *   kernel    optional: run this registry instance (its name) instead of
+ *             the heuristic's choice; it must serve the call */
+typedef enum mk_gemm_kind {
+  MK_GEMM_DENSE = 0,              /* D[M, N] = A[M, K] B[N, K]^T */
+  MK_GEMM_GROUPED_CONTIGUOUS = 1, /* rows of A sorted by expert, B[G, N, K] */
+  MK_GEMM_GROUPED_MASKED = 2      /* A[G, max_m, K], masked_m[G] valid rows */
+} mk_gemm_kind;
+
+typedef struct mk_gemm_fp8_args {
+  uint32_t struct_size;
+  mk_gemm_kind kind;
+  mk_tensor a, a_scales, b, b_scales, d;
+  mk_tensor m_indices;   /* contiguous */
+  mk_tensor masked_m;    /* masked */
+  int64_t expected_m;    /* masked: hint (0: max_m) */
+  int32_t group_align;   /* contiguous: rows (0: 128) */
+  int32_t num_sms;       /* 0: all */
+  mk_tensor signal;      /* optional: data NULL for none */
+  const char *kernel;    /* optional: force an instance by name */
+} mk_gemm_fp8_args;
+
+/* What a call with these args runs, and the overlap-signal protocol. */
+typedef struct mk_gemm_fp8_info {
+  uint32_t struct_size;
+  const char *kernel;        /* registry name of the instance */
+  int32_t block_m;           /* rows of D per counter (the token tile) */
+  int32_t block_n;           /* columns of D per tile */
+  int32_t signal_threshold;  /* ceil(N / block_n): a row block is complete */
+  int32_t swap_ab;           /* 1: weights on the MMA's M side (small M) */
+  int64_t num_signals;       /* counters the call increments: G * ceil(max_m / block_m) */
+} mk_gemm_fp8_info;
+
+mk_status mk_gemm_fp8_workspace_size(const mk_gemm_fp8_args *args, size_t *bytes); /* always 0 */
+mk_status mk_gemm_fp8(const mk_gemm_fp8_args *args, void *workspace, size_t workspace_bytes, void *stream);
+/* Validates args like mk_gemm_fp8 and reports the instance it would run. */
+mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info);
 
 #ifdef __cplusplus
 }
@@ -330,5 +406,6 @@ mk_status mk_moe_combine(const mk_moe_combine_args *args, void *workspace, size_
 #include "moekit/api/impl_core.h"
 #include "moekit/api/impl_quant.h"
 #include "moekit/api/impl_route.h"
+#include "moekit/api/impl_gemm.h"
 #include "moekit/api/impl_moe.h"
 #endif

@@ -78,6 +78,20 @@ struct("mk_quant_fp8_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor)])
 struct("mk_quant_mxfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor), ("sf_layout", ctypes.c_int)])
 struct("mk_quant_nvfp4_args", [("x", Tensor), ("q", Tensor), ("scales", Tensor), ("global_scale", Tensor),
                                ("sf_layout", ctypes.c_int)])
+# mk_gemm_kind
+GEMM_DENSE, GEMM_GROUPED_CONTIGUOUS, GEMM_GROUPED_MASKED = 0, 1, 2
+OP_GEMM_FP8 = 5
+struct("mk_gemm_fp8_args", [("kind", ctypes.c_int), ("a", Tensor), ("a_scales", Tensor), ("b", Tensor),
+                            ("b_scales", Tensor), ("d", Tensor), ("m_indices", Tensor), ("masked_m", Tensor),
+                            ("expected_m", ctypes.c_int64), ("group_align", ctypes.c_int32),
+                            ("num_sms", ctypes.c_int32), ("signal", Tensor), ("kernel", ctypes.c_char_p)])
+struct("mk_gemm_fp8_info", [("kernel", ctypes.c_char_p), ("block_m", ctypes.c_int32), ("block_n", ctypes.c_int32),
+                            ("signal_threshold", ctypes.c_int32), ("swap_ab", ctypes.c_int32),
+                            ("num_signals", ctypes.c_int64)])
+struct("mk_kernel_info", [("name", ctypes.c_char_p), ("op", ctypes.c_int), ("arch", ctypes.c_char_p),
+                          ("variant", ctypes.c_uint32), ("n", ctypes.c_int64), ("k", ctypes.c_int64),
+                          ("experts", ctypes.c_int32), ("top_k", ctypes.c_int32), ("block_m", ctypes.c_int32),
+                          ("block_n", ctypes.c_int32), ("stages", ctypes.c_int32)])
 
 
 class Library:
@@ -126,3 +140,29 @@ class Library:
 
     def has(self, op, k=0, n=0, experts=0, top_k=0):
         return self.lib.mk_registry_find(op, n, k, experts, top_k) >= 0
+
+    def registry(self):
+        """Every instance of the library: a list of dicts (name, op, arch, variant, n, k, ...)."""
+        self.lib.mk_registry_count.restype = ctypes.c_int
+        self.lib.mk_registry_describe.restype = ctypes.c_int
+        self.lib.mk_registry_describe.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        out = []
+        for i in range(self.lib.mk_registry_count()):
+            info = self.args("mk_kernel_info")
+            if self.lib.mk_registry_describe(i, ctypes.byref(info)) != 0:
+                raise MkError("mk_registry_describe", -1, self.lib.mk_last_error().decode())
+            out.append({f: getattr(info, f) for f, _ in info._fields_ if f != "struct_size"})
+            out[-1]["name"] = out[-1]["name"].decode()
+            out[-1]["arch"] = out[-1]["arch"].decode()
+        return out
+
+    def query(self, fn, args, info_struct):
+        """Calls fn(&args, &info) (e.g. mk_gemm_fp8_query); returns the filled info struct."""
+        info = self.args(info_struct)
+        f = getattr(self.lib, fn)
+        f.restype = ctypes.c_int
+        f.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        st = f(ctypes.byref(args), ctypes.byref(info))
+        if st != 0:
+            raise MkError(fn, st, self.lib.mk_last_error().decode())
+        return info

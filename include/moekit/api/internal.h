@@ -140,6 +140,37 @@ typedef struct mk__combine_params {
 #define MK__VARIANT_SWIGLU_CLAMPED 1u     /* gpt-oss: clamp, alpha, (up + 1) */
 #define MK__VARIANT_SWIGLU_INTERLEAVED 2u /* gate/up alternate columns instead of two halves */
 #define MK__VARIANT_DISPATCH_MXFP4 1u     /* pre-dispatch quantization to MXFP4 instead of FP8 */
+/* ---- block-scaled FP8 GEMM (sm90) ------------------------------------------------ */
+/* Variant flags of MK_OP_GEMM_FP8 entries: the kind in bits 0-1, then the
+ * options. Registry block_m is the token (D row) tile, block_n the weight
+ * (D column) tile, whatever the MMA orientation. */
+#define MK__GEMM_KIND_MASK 3u      /* mk_gemm_kind */
+#define MK__GEMM_SWAP_AB 4u        /* D^T = B A^T: weights fill the 64-row wgmma M */
+#define MK__GEMM_MCAST_A 8u        /* cluster of 2 along N, sharing (multicasting) the A tile */
+#define MK__GEMM_MCAST_B 16u       /* cluster of 2 along M, sharing the B tile (dense only) */
+
+/* Strides in elements. Scale a_scales(g, m, kb) = sfa[g * sfa_group_stride +
+ * m + kb * sfa_ld]; b_scales(g, nb, kb) = sfb[g * sfb_stride[0] + nb *
+ * sfb_stride[1] + kb * sfb_stride[2]]. */
+typedef struct mk__gemm_params {
+  const void *a;                 /* e4m3 [groups?, m, k] */
+  const float *sfa;
+  const void *b;                 /* e4m3 [groups, n, k] */
+  const float *sfb;
+  void *d;                       /* bf16 [groups?, m, n] */
+  const int32_t *m_indices;      /* contiguous: expert of each row, < 0 on padding */
+  const int32_t *masked_m;       /* masked: valid rows per group */
+  int32_t *signal;               /* optional completion counters */
+  int64_t lda, a_group_stride;
+  int64_t sfa_ld, sfa_group_stride;
+  int64_t ldb, b_group_stride;
+  int64_t sfb_stride[3];
+  int64_t ldd, d_group_stride;
+  int64_t m;                     /* dense/contiguous: rows of A and D; masked: max_m */
+  int64_t signal_group_stride;   /* counters per group: ceil(m / block_m) */
+  int32_t groups;                /* experts (dense: 1) */
+  int32_t num_sms;               /* persistent grid: CTAs at most */
+} mk__gemm_params;
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,108 @@
+/* moekit/api/gemm_cost.h - the cost model that chooses an FP8 GEMM
+ * configuration (docs/gemm.md, "Choosing a configuration"). Plain C with no
+ * other dependency, so the generator's Python port (gen/ops/gemm.py) is
+ * checked against it on the host (tests/host/test_gemm_host.py).
+ *
+ * The model estimates a call's duration in SM clock cycles on an H100 SXM:
+ *   - a tile takes K/128 k-blocks, each costing the larger of
+ *       math: wgmma (64 x N x 128 x 2 flops per warpgroup at 8192 flops/clk)
+ *             plus the promotion FMAs (N/2 per thread), overlapped across
+ *             two warpgroups, serialized with one;
+ *       L2:   the rows of A and B loaded (a multicast operand counts half)
+ *             x 128 bytes at 48 bytes/clk per SM;
+ *       latency: a 1200-cycle load round trip spread over stages - 1;
+ *     plus 1500 cycles per tile (pipeline fill, epilogue);
+ *   - tiles run in waves of one per CTA (SM): compute = waves x tile, so
+ *     the last wave's idle SMs are paid for; clusters of 2 pay 5% for
+ *     lockstep (25% more when everything fits in one wave);
+ *   - memory: the unique bytes (A, its scales, the weights of the groups in
+ *     use, D) over min(1900 B/clk, 32 B/clk x active CTAs);
+ *   - the estimate is the larger of compute and memory.
+ * Only the ranking matters; the constants are H100 SXM figures.
+ */
+#ifndef MOEKIT_API_GEMM_COST_H
+#define MOEKIT_API_GEMM_COST_H
+
+#include <stdint.h>
+
+#include "moekit/moekit.h"
+
+/* H100 SXM per-SM and device rates, in bytes or flops per SM clock. */
+#define MK__GEMM_MMA_FLOPS_PER_CLK 8192.0   /* dense FP8 wgmma per SM */
+#define MK__GEMM_L2_BYTES_PER_CLK 48.0      /* L2 -> shared memory per SM with every SM loading */
+#define MK__GEMM_HBM_BYTES_PER_CLK 1900.0   /* device HBM (3.35 TB/s at 1.755 GHz) */
+#define MK__GEMM_SM_HBM_BYTES_PER_CLK 32.0  /* what one SM can pull: few tiles cannot saturate HBM */
+#define MK__GEMM_TILE_OVERHEAD 1500.0       /* pipeline fill and epilogue per tile */
+#define MK__GEMM_LOAD_LATENCY 1200.0        /* a TMA load's round trip: hidden by stages - 1 k-blocks */
+#define MK__GEMM_CLUSTER_FACTOR 1.05        /* two CTAs in lockstep run at the slower one's pace */
+#define MK__GEMM_CLUSTER_ONE_WAVE 1.25      /* ... and gain little when every tile runs at once */
+
+typedef struct mk__gemm_problem {
+  int kind;            /* mk_gemm_kind */
+  int64_t m;           /* dense: M; contiguous: rows of A (padding included); masked: expected rows per group */
+  int64_t groups;      /* experts (dense: 1) */
+  int64_t n, k;
+  int sms;
+} mk__gemm_problem;
+
+typedef struct mk__gemm_config {
+  int block_m, block_n; /* token tile, weight tile */
+  int stages;
+  int swap_ab;
+  int cluster;          /* 1 or 2 */
+  int mcast_a;          /* the two CTAs of a cluster share A (else B, when cluster == 2) */
+} mk__gemm_config;
+
+static int64_t mk__ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Estimated cycles of a whole call; *compute gets the compute/L2 part. */
+static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c, double *compute) {
+  const int64_t kb = pb->k / 128;
+  const int64_t m_rows = pb->m > 0 ? pb->m : 1;
+  /* a cluster pairs two column blocks (A shared) or two row blocks (B shared):
+   * an odd count leaves one idle partner tile */
+  const int pair_n = c->cluster == 2 && c->mcast_a, pair_m = c->cluster == 2 && !c->mcast_a;
+  const int64_t n_blocks = mk__ceil_div(mk__ceil_div(pb->n, c->block_n), pair_n ? 2 : 1) * (pair_n ? 2 : 1);
+  const int64_t m_per_group = mk__ceil_div(mk__ceil_div(m_rows, c->block_m), pair_m ? 2 : 1) * (pair_m ? 2 : 1);
+  const int64_t m_blocks = pb->kind == MK_GEMM_GROUPED_MASKED ? pb->groups * m_per_group : m_per_group;
+  const int64_t tiles = m_blocks * n_blocks;
+  const int64_t ctas = (pb->sms / c->cluster) * c->cluster > 0 ? (pb->sms / c->cluster) * c->cluster : c->cluster;
+  const int64_t waves = mk__ceil_div(tiles, ctas);
+  const int64_t active = tiles < ctas ? tiles : ctas;
+  /* one k-block of one CTA */
+  const double mma_n = c->swap_ab ? c->block_m : c->block_n;           /* wgmma N */
+  const int wgs = c->swap_ab ? c->block_n / 64 : c->block_m / 64;      /* math warpgroups */
+  const double mma = 64.0 * mma_n * 128.0 * 2.0 / MK__GEMM_MMA_FLOPS_PER_CLK; /* one warpgroup */
+  const double mma_wg = mma > 64.0 ? mma : 64.0;
+  const double promote = mma_n / 2.0 + (c->swap_ab ? mma_n / 4.0 : 0.0) + 40.0;
+  const double math = wgs == 1 ? mma_wg + promote
+                               : (wgs * mma_wg > mma_wg + promote ? wgs * mma_wg : mma_wg + promote);
+  double rows_loaded = (double)c->block_m + (double)c->block_n;
+  if (c->cluster == 2) rows_loaded -= (c->mcast_a ? c->block_m : c->block_n) / 2.0;
+  const double l2 = rows_loaded * 128.0 / MK__GEMM_L2_BYTES_PER_CLK;
+  const double hidden = MK__GEMM_LOAD_LATENCY / (double)(c->stages > 1 ? c->stages - 1 : 1);
+  double per_kb = math > l2 ? math : l2;
+  double tile;
+  if (per_kb < hidden) per_kb = hidden;
+  tile = (double)kb * per_kb + MK__GEMM_TILE_OVERHEAD;
+  if (c->cluster == 2) tile *= waves <= 1 ? MK__GEMM_CLUSTER_FACTOR * MK__GEMM_CLUSTER_ONE_WAVE : MK__GEMM_CLUSTER_FACTOR;
+  const double t_compute = (double)waves * tile;
+  /* unique bytes from HBM: A and its scales, the weights of the groups used, D */
+  const int64_t a_rows = pb->kind == MK_GEMM_GROUPED_MASKED ? pb->groups * m_rows : m_rows;
+  int64_t b_groups = 1;
+  if (pb->kind == MK_GEMM_GROUPED_MASKED) b_groups = pb->groups;
+  if (pb->kind == MK_GEMM_GROUPED_CONTIGUOUS) {
+    const int64_t used = mk__ceil_div(m_rows, c->block_m);
+    b_groups = used < pb->groups ? used : pb->groups;
+  }
+  const double bytes = (double)a_rows * (double)pb->k * (1.0 + 4.0 / 128.0) +
+                       (double)b_groups * (double)pb->n * (double)pb->k + (double)a_rows * (double)pb->n * 2.0;
+  const double hbm_rate = active * MK__GEMM_SM_HBM_BYTES_PER_CLK < MK__GEMM_HBM_BYTES_PER_CLK
+                              ? active * MK__GEMM_SM_HBM_BYTES_PER_CLK
+                              : MK__GEMM_HBM_BYTES_PER_CLK;
+  const double t_hbm = bytes / hbm_rate;
+  *compute = t_compute;
+  return t_compute > t_hbm ? t_compute : t_hbm;
+}
+
+#endif /* MOEKIT_API_GEMM_COST_H */

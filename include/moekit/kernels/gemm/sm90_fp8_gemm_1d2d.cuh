@@ -1,0 +1,521 @@
+/* moekit/kernels/gemm/sm90_fp8_gemm_1d2d.cuh - block-scaled FP8 GEMM for
+ * Hopper: D = (A * sa) (B * sb)^T in bf16, dense or grouped (MoE experts).
+ *
+ *   A  e4m3 [M, K] (masked: [G, max_m, K]), K contiguous
+ *   sa f32 one scale per row and 128 columns of K ("1d"), MN-major:
+ *      sa(g, m, kb) = sfa[g * sfa_group_stride + m + kb * sfa_ld], as
+ *      mk_quant_fp8 writes it, so TMA loads a k-block's scales in one box
+ *   B  e4m3 [G, N, K], K contiguous (weights, "NT")
+ *   sb f32 one scale per 128 x 128 block ("2d"): sb(g, n / 128, k / 128)
+ *   D  bf16 [M, N] (masked: [G, max_m, N])
+ * D[m, n] = sum over k-blocks kb of sa(m, kb) * sb(n / 128, kb) *
+ *           sum_{k in kb} A[m, k] B[n, k],  accumulated in f32.
+ * The partial product of each 128-wide k-block comes out of the tensor core
+ * in f32 and is scaled into the running sum right away ("promotion"), never
+ * accumulated across k-blocks at FP8 scale.
+ *
+ * Structure (one CTA per SM, persistent; clusters of 2 share an operand):
+ *   warpgroup 0, 40 registers (setmaxnreg.dec):
+ *     warp 0 lane 0   TMA producer: A, sa, B k-blocks into a kStages ring
+ *     warp 1 lane 0   TMA store of finished D tiles, overlap signals
+ *     warp 2          scheduler: next tile + that tile's B scales -> smem
+ *   warpgroups 1..kMathWGs (setmaxnreg.inc): wgmma, promotion, epilogue.
+ *
+ *   scheduler --tile_full[4]--> producer, math --tile_empty[4]--> scheduler
+ *   producer  --full[kStages]--> math   --empty[kStages]--> producer (both CTAs)
+ *   math      --d_full--> store         --d_empty--> math
+ *
+ * Orientation. Normal: wgmma M = 64 rows of A per math warpgroup (BLOCK_M =
+ * 64 or 128), wgmma N = BLOCK_N columns of B. Swap-AB (small M per group):
+ * the weights take the wgmma M side (BLOCK_N = 64 or 128 weight rows, 64 per
+ * warpgroup) and the tokens the N side (BLOCK_M = 16..128), computing D^T
+ * tiles that the epilogue transposes back with stmatrix.trans. BLOCK_M is
+ * always the D-row (token) tile and BLOCK_N the D-column (weight) tile.
+ */
+#ifndef MOEKIT_KERNELS_GEMM_SM90_FP8_GEMM_1D2D_CUH
+#define MOEKIT_KERNELS_GEMM_SM90_FP8_GEMM_1D2D_CUH
+
+#include <cuda.h>
+#include <stdint.h>
+
+#include "moekit/api/internal.h"
+#include "moekit/core/platform.h"
+#include "moekit/nv/sm90/barrier.cuh"
+#include "moekit/nv/sm90/mbarrier.cuh"
+#include "moekit/nv/sm90/smem_desc.h"
+#include "moekit/nv/sm90/stmatrix.cuh"
+#include "moekit/nv/sm90/tma.cuh"
+#include "moekit/nv/sm90/wgmma.cuh"
+#include "moekit/sched/sm90_gemm.cuh"
+#include "moekit/signal/overlap.cuh"
+
+namespace mk {
+namespace gemm {
+
+constexpr int kSm90SmemBytes = 232448; /* opt-in dynamic shared memory per block on H100/H200 */
+
+/* ---- compile-time configuration and shared-memory layout --------------------------- */
+template <int kKind, int kN, int kK, int BLOCK_M, int BLOCK_N, int kStages, int kClusterM, int kClusterN,
+          bool kSwapAB>
+struct sm90_fp8_cfg {
+  static constexpr int BLOCK_K = 128;
+  static constexpr int kNumKBlocks = kK / BLOCK_K;
+  static constexpr int kMathWGs = kSwapAB ? BLOCK_N / 64 : BLOCK_M / 64;
+  static constexpr int kMathThreads = 128 * kMathWGs;
+  static constexpr int kMathWarps = kMathThreads / 32;
+  static constexpr int kThreads = 128 + kMathThreads;
+  static constexpr int kCluster = kClusterM * kClusterN;
+  static constexpr int kMmaN = kSwapAB ? BLOCK_M : BLOCK_N; /* wgmma N */
+  static constexpr int kAccRegs = kMmaN / 2;
+  /* Registers: ptxas gives every thread min(255, 65536 / kThreads) rounded
+   * down to 8 at entry (248 for 256 threads, 168 for 384); the producer
+   * warpgroup drops to 40 and two math warpgroups rise to 232
+   * (128 x 40 + 256 x 232 = 64512 <= 65536). One math warpgroup keeps 248. */
+  static constexpr int kProducerRegs = 40;
+  static constexpr int kEntryRegs = (65536 / kThreads > 255 ? 255 : 65536 / kThreads) / 8 * 8;
+  static constexpr int kMathRegs = kMathWGs == 1 ? 248 : 232;
+  static constexpr int kTileSlots = 4;
+
+  /* A tile's B columns may cross a 128-column scale block (BLOCK_N = 96,
+   * 112, 144, 160, 192): two scales per k-block, switched at column
+   * 128 - n0 % 128. They never span three: BLOCK_N <= 128 + gcd(BLOCK_N, 128). */
+  static constexpr int kGcd = (BLOCK_N % 128 == 0) ? 128 : (BLOCK_N % 64 == 0) ? 64 : (BLOCK_N % 32 == 0) ? 32 : 16;
+  static constexpr bool kStraddle = !kSwapAB && (128 % BLOCK_N != 0);
+  static constexpr int kSfbPerK = kStraddle ? 2 : 1;
+  static constexpr int kSfbFloats = kNumKBlocks * kSfbPerK;
+
+  /* D staging for TMA stores: boxes of kDSpan bytes per row (the widest
+   * swizzle dividing a row), BLOCK_M rows each. */
+  static constexpr int kDSpan = (BLOCK_N * 2) % 128 == 0 ? 128 : (BLOCK_N * 2) % 64 == 0 ? 64 : 32;
+  static constexpr int kDBoxCols = kDSpan / 2;
+  static constexpr int kDBoxes = BLOCK_N / kDBoxCols;
+
+  static constexpr int align_up(int x, int a) { return (x + a - 1) / a * a; }
+  static constexpr int kSmemD = align_up(BLOCK_M * BLOCK_N * 2, 1024);
+  static constexpr int kSmemA = BLOCK_M * BLOCK_K;                    /* per stage */
+  static constexpr int kSmemB = BLOCK_N * BLOCK_K;
+  static constexpr int kSmemSfa = align_up(BLOCK_M * 4, 128);
+  static constexpr int kOffA = kSmemD;
+  static constexpr int kOffB = kOffA + kStages * kSmemA;
+  static constexpr int kOffSfa = kOffB + kStages * kSmemB;
+  static constexpr int kOffTiles = kOffSfa + kStages * kSmemSfa;          /* gemm_tile[kTileSlots] */
+  static constexpr int kOffSfb = kOffTiles + kTileSlots * 16;            /* f32[kTileSlots][kSfbFloats] */
+  static constexpr int kOffBars = align_up(kOffSfb + kTileSlots * kSfbFloats * 4, 8);
+  static constexpr int kNumBars = 2 * kStages + 2 * kTileSlots + 2;
+  static constexpr int kOffDTile = kOffBars + kNumBars * 8;              /* gemm_tile of the staged D */
+  static constexpr int kSmemBytes = kOffDTile + 16 + 1024;               /* + slack to align the base */
+  static constexpr uint32_t kStageTx = (uint32_t)(kSmemA + BLOCK_M * 4 + kSmemB);
+
+  static_assert(kK % BLOCK_K == 0, "K must be a multiple of 128");
+  static_assert(kSwapAB ? (BLOCK_N == 64 || BLOCK_N == 128) : (BLOCK_M == 64 || BLOCK_M == 128),
+                "64 or 128 rows on the wgmma M side (one or two math warpgroups)");
+  static_assert(kSwapAB ? (BLOCK_M % 16 == 0 && BLOCK_M >= 16 && BLOCK_M <= 256)
+                        : (BLOCK_N % 16 == 0 && BLOCK_N >= 16 && BLOCK_N <= 256),
+                "wgmma N: a multiple of 16 (pairs of 8-column groups for stmatrix.x4)");
+  static_assert(kSwapAB || BLOCK_N <= 128 + kGcd, "a B tile must not span three 128-column scale blocks");
+  static_assert(kSwapAB || BLOCK_N % 128 == 0 || BLOCK_N < 256, "");
+  static_assert(kClusterN == 1 || BLOCK_M % 16 == 0, "multicast halves of A must keep 8-row swizzle atoms");
+  static_assert(kClusterM == 1 || BLOCK_N % 16 == 0, "multicast halves of B must keep 8-row swizzle atoms");
+  static_assert(kStages >= 2, "at least two stages");
+  static_assert(kSmemBytes <= kSm90SmemBytes, "shared memory: fewer stages or smaller tiles");
+};
+
+/* ---- the kernel body ------------------------------------------------------------------ */
+template <int kKind, int kN, int kK, int BLOCK_M, int BLOCK_N, int kStages, int kClusterM, int kClusterN,
+          bool kSwapAB>
+struct sm90_fp8_gemm {
+  typedef sm90_fp8_cfg<kKind, kN, kK, BLOCK_M, BLOCK_N, kStages, kClusterM, kClusterN, kSwapAB> cfg;
+  typedef sched::gemm_scheduler<kKind, kN, BLOCK_M, BLOCK_N, kClusterM, kClusterN> scheduler;
+  typedef sm90::mbarrier_t mbar;
+  typedef sm90::pipe_state<kStages> pipe;
+
+  /* Pointers into the (1024-aligned) dynamic shared memory. */
+  struct smem_t {
+    uint8_t *d;            /* [BLOCK_M, BLOCK_N] bf16 in kDBoxes swizzled boxes */
+    uint8_t *a;            /* [kStages][BLOCK_M, 128] e4m3, 128B swizzle */
+    uint8_t *b;            /* [kStages][BLOCK_N, 128] e4m3, 128B swizzle */
+    float *sfa;            /* [kStages][BLOCK_M] */
+    sched::gemm_tile *tiles; /* [kTileSlots] */
+    float *sfb;            /* [kTileSlots][kNumKBlocks][kSfbPerK] */
+    mbar *full, *empty, *tile_full, *tile_empty, *d_full, *d_empty;
+    sched::gemm_tile *d_tile;
+  };
+
+  MK_DEV static smem_t carve(uint8_t *raw) {
+    const uint32_t addr = sm90::smem_u32(raw);
+    uint8_t *base = raw + (((addr + 1023u) & ~1023u) - addr);
+    smem_t s;
+    s.d = base;
+    s.a = base + cfg::kOffA;
+    s.b = base + cfg::kOffB;
+    s.sfa = (float *)(base + cfg::kOffSfa);
+    s.tiles = (sched::gemm_tile *)(base + cfg::kOffTiles);
+    s.sfb = (float *)(base + cfg::kOffSfb);
+    mbar *bars = (mbar *)(base + cfg::kOffBars);
+    s.full = bars;
+    s.empty = bars + kStages;
+    s.tile_full = bars + 2 * kStages;
+    s.tile_empty = bars + 2 * kStages + cfg::kTileSlots;
+    s.d_full = bars + 2 * kStages + 2 * cfg::kTileSlots;
+    s.d_empty = s.d_full + 1;
+    s.d_tile = (sched::gemm_tile *)(base + cfg::kOffDTile);
+    return s;
+  }
+
+  /* ---- warp 2: scheduler ------------------------------------------------------------ */
+  /* Publishes each tile with its B scales [kNumKBlocks][kSfbPerK] (the 128-row
+   * block of the tile's first column, and the next one when it straddles). */
+  MK_DEV static void schedule(const smem_t &s, const mk__gemm_params &p, uint32_t lane, uint32_t rank) {
+    scheduler sch;
+    sch.init(p, (int32_t)(blockIdx.x / cfg::kCluster), (int32_t)(gridDim.x / cfg::kCluster));
+    constexpr int32_t kNumSfbRows = (kN + 127) / 128;
+    for (uint32_t t = 0;; ++t) {
+      sched::gemm_tile tile;
+      const bool more = sch.next(p, rank, &tile);
+      const uint32_t slot = t % cfg::kTileSlots;
+      sm90::mbar_wait(&s.tile_empty[slot], ((t / cfg::kTileSlots) & 1u) ^ 1u);
+      if (!more) {
+        if (lane == 0) {
+          tile.m_block = tile.n_block = tile.group = 0;
+          tile.flags = sched::kTileDone;
+          s.tiles[slot] = tile;
+        }
+        sm90::mbar_arrive(&s.tile_full[slot]);
+        return;
+      }
+      /* NOTE: 32-bit offsets (the API checks b_scales spans < 2^31 elements) and a
+       * bounded unroll keep this warp inside its 40 registers */
+      const int32_t nb0 = tile.n_block * BLOCK_N / 128;
+      const float *sfb = p.sfb + (int64_t)tile.group * p.sfb_stride[0];
+      const int32_t s_n = (int32_t)p.sfb_stride[1], s_k = (int32_t)p.sfb_stride[2];
+      float *dst = s.sfb + slot * cfg::kSfbFloats;
+#pragma unroll 2
+      for (int i = (int)lane; i < cfg::kSfbFloats; i += 32) {
+        const int kb = i / cfg::kSfbPerK;
+        int32_t nb = nb0 + i % cfg::kSfbPerK;
+        nb = nb < kNumSfbRows ? nb : kNumSfbRows - 1; /* past N: the columns are never stored */
+        dst[i] = __ldg(sfb + (nb * s_n + kb * s_k));
+      }
+      if (lane == 0) s.tiles[slot] = tile;
+      sm90::mbar_arrive(&s.tile_full[slot]); /* every lane: its scale writes are released */
+    }
+  }
+
+  /* ---- warp 0 lane 0: TMA producer ---------------------------------------------------- */
+  MK_DEV static void produce(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa,
+                             const CUtensorMap *tmap_b, uint32_t rank, uint32_t sfa_group_inner) {
+    pipe ps = {0u, 0u};
+    for (uint32_t t = 0;; ++t) {
+      const uint32_t slot = t % cfg::kTileSlots;
+      sm90::mbar_wait(&s.tile_full[slot], (t / cfg::kTileSlots) & 1u);
+      const sched::gemm_tile tile = s.tiles[slot];
+      sm90::mbar_arrive(&s.tile_empty[slot]);
+      if (tile.flags & sched::kTileDone) return;
+      /* A: (k, row, group) with the group only for masked; B: (k, row, expert) */
+      const int32_t a_row = tile.m_block * BLOCK_M;
+      const int32_t a_grp = kKind == sched::kGemmMasked ? tile.group : 0;
+      const int32_t b_row = tile.n_block * BLOCK_N;
+      const int32_t b_grp = kKind == sched::kGemmDense ? 0 : tile.group;
+#pragma unroll 1
+      for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
+        sm90::mbar_wait(&s.empty[ps.stage], ps.phase ^ 1u);
+        mbar *full = &s.full[ps.stage];
+        sm90::mbar_arrive_expect_tx(full, cfg::kStageTx);
+        uint8_t *a = s.a + ps.stage * cfg::kSmemA;
+        uint8_t *b = s.b + ps.stage * cfg::kSmemB;
+        const int32_t k0 = kb * 128;
+        if (kClusterN == 2) /* both CTAs need this A tile: each loads half and multicasts */
+          sm90::tma_load_3d_multicast(tmap_a, a + rank * (cfg::kSmemA / 2), full, k0, a_row + (int32_t)rank * (BLOCK_M / 2),
+                                      a_grp, 0x3);
+        else
+          sm90::tma_load_3d(tmap_a, a, full, k0, a_row, a_grp);
+        /* sa box [BLOCK_M] at (row, kb, group), or (row, group, kb) when the
+         * groups' scales interleave inside each k-block column (see the launcher) */
+        sm90::tma_load_3d(tmap_sfa, s.sfa + ps.stage * (cfg::kSmemSfa / 4), full, a_row,
+                          sfa_group_inner ? a_grp : kb, sfa_group_inner ? kb : a_grp);
+        if (kClusterM == 2)
+          sm90::tma_load_3d_multicast(tmap_b, b + rank * (cfg::kSmemB / 2), full, k0, b_row + (int32_t)rank * (BLOCK_N / 2),
+                                      b_grp, 0x3);
+        else
+          sm90::tma_load_3d(tmap_b, b, full, k0, b_row, b_grp);
+        sm90::pipe_advance(ps);
+      }
+    }
+  }
+
+  /* ---- warp 1 lane 0: TMA store and overlap signal ---------------------------------- */
+  MK_DEV static void store(const smem_t &s, const CUtensorMap *tmap_d, const mk__gemm_params &p) {
+    for (uint32_t t = 0;; ++t) {
+      sm90::mbar_wait(s.d_full, t & 1u);
+      const sched::gemm_tile tile = *s.d_tile;
+      if (tile.flags & sched::kTileDone) break;
+      const bool stored = !(tile.flags & sched::kTileNoStore);
+      const int32_t grp = kKind == sched::kGemmMasked ? tile.group : 0;
+      if (stored) {
+#pragma unroll
+        for (int i = 0; i < cfg::kDBoxes; ++i)
+          sm90::tma_store_3d(tmap_d, s.d + i * BLOCK_M * cfg::kDSpan, tile.n_block * BLOCK_N + i * cfg::kDBoxCols,
+                             tile.m_block * BLOCK_M, grp);
+        sm90::tma_store_commit();
+      }
+      sm90::tma_store_wait_read<0>(); /* staging buffer free again */
+      sm90::mbar_arrive(s.d_empty);
+      if (stored && p.signal != nullptr)
+        signal_publish_after_tma_store(p.signal + signal_index(grp, tile.m_block, p.signal_group_stride));
+    }
+    sm90::tma_store_wait<0>();
+  }
+
+  /* ---- math: one tile's k-loop ---------------------------------------------------------- */
+  /* Normal orientation. kFormer: 8-column groups [0, kFormer) use the first
+   * B scale of the k-block, the rest the second (kFormer = BLOCK_N / 8: one). */
+  template <int kFormer>
+  MK_DEV static void mainloop(const smem_t &s, pipe &ps, const float *sfb, float (&total)[cfg::kAccRegs],
+                              uint32_t wg, uint32_t warp_in_wg, uint32_t lane) {
+    float part[cfg::kAccRegs]; /* one k-block's product; the first wgmma overwrites it */
+#pragma unroll
+    for (int i = 0; i < cfg::kAccRegs; ++i) part[i] = 0.0f;
+    const uint32_t row = wg * 64 + warp_in_wg * 16 + lane / 4; /* and row + 8 */
+#pragma unroll 1
+    for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
+      sm90::mbar_wait(&s.full[ps.stage], ps.phase);
+      const uint32_t a = sm90::smem_u32(s.a + ps.stage * cfg::kSmemA + wg * 64 * 128);
+      const uint32_t b = sm90::smem_u32(s.b + ps.stage * cfg::kSmemB);
+      const uint64_t da = mk_wgmma_desc_kmajor_sw128(a), db = mk_wgmma_desc_kmajor_sw128(b);
+      sm90::wgmma_fence();
+#pragma unroll
+      for (int k = 0; k < 4; ++k) /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
+        sm90::wgmma_e4m3<BLOCK_N>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
+                                       k > 0 ? 1u : 0u);
+      sm90::wgmma_commit();
+      /* scales while the tensor core runs */
+      const float *sfa = s.sfa + ps.stage * (cfg::kSmemSfa / 4);
+      const float sa0 = sfa[row], sa1 = sfa[row + 8];
+      const float sb0 = sfb[kb * cfg::kSfbPerK], sb1 = sfb[kb * cfg::kSfbPerK + cfg::kSfbPerK - 1];
+      sm90::wgmma_wait<0>();
+      sm90::wgmma_fence_operands(part);
+      release_stage(s, ps.stage, lane);
+      const float s00 = sa0 * sb0, s10 = sa1 * sb0, s01 = sa0 * sb1, s11 = sa1 * sb1;
+#pragma unroll
+      for (int i = 0; i < BLOCK_N / 8; ++i) {
+        const float r0 = i < kFormer ? s00 : s01, r1 = i < kFormer ? s10 : s11;
+        total[4 * i + 0] += part[4 * i + 0] * r0;
+        total[4 * i + 1] += part[4 * i + 1] * r0;
+        total[4 * i + 2] += part[4 * i + 2] * r1;
+        total[4 * i + 3] += part[4 * i + 3] * r1;
+      }
+      sm90::pipe_advance(ps);
+    }
+  }
+
+  /* Swap-AB orientation: rows are weights (one B scale per k-block for the
+   * warpgroup's 64 rows), columns are tokens (one A scale each). */
+  MK_DEV static void mainloop_swap(const smem_t &s, pipe &ps, const float *sfb, float (&total)[cfg::kAccRegs],
+                                   uint32_t wg, uint32_t lane) {
+    float part[cfg::kAccRegs];
+#pragma unroll
+    for (int i = 0; i < cfg::kAccRegs; ++i) part[i] = 0.0f;
+#pragma unroll 1
+    for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
+      sm90::mbar_wait(&s.full[ps.stage], ps.phase);
+      const uint32_t w = sm90::smem_u32(s.b + ps.stage * cfg::kSmemB + wg * 64 * 128);
+      const uint32_t x = sm90::smem_u32(s.a + ps.stage * cfg::kSmemA);
+      const uint64_t dw = mk_wgmma_desc_kmajor_sw128(w), dx = mk_wgmma_desc_kmajor_sw128(x);
+      sm90::wgmma_fence();
+#pragma unroll
+      for (int k = 0; k < 4; ++k)
+        sm90::wgmma_e4m3<BLOCK_M>::mma(part, mk_wgmma_desc_advance(dw, 32 * k), mk_wgmma_desc_advance(dx, 32 * k),
+                                       k > 0 ? 1u : 0u);
+      sm90::wgmma_commit();
+      const float *sfa = s.sfa + ps.stage * (cfg::kSmemSfa / 4);
+      const float sb = sfb[kb];
+      float sc[BLOCK_M / 4]; /* scales of this thread's token columns 8 i + 2 (lane % 4) + {0, 1} */
+#pragma unroll
+      for (int i = 0; i < BLOCK_M / 8; ++i) {
+        const float2 v = *(const float2 *)(sfa + 8 * i + 2 * (lane % 4));
+        sc[2 * i] = v.x;
+        sc[2 * i + 1] = v.y;
+      }
+      sm90::wgmma_wait<0>();
+      sm90::wgmma_fence_operands(part);
+      release_stage(s, ps.stage, lane);
+#pragma unroll
+      for (int i = 0; i < BLOCK_M / 8; ++i) {
+        const float c0 = sc[2 * i] * sb, c1 = sc[2 * i + 1] * sb;
+        total[4 * i + 0] += part[4 * i + 0] * c0;
+        total[4 * i + 1] += part[4 * i + 1] * c1;
+        total[4 * i + 2] += part[4 * i + 2] * c0;
+        total[4 * i + 3] += part[4 * i + 3] * c1;
+      }
+      sm90::pipe_advance(ps);
+    }
+  }
+
+  /* The warp is done reading stage `stage` (wgmma operands and scales): one
+   * arrival per warp on the empty barrier of every CTA whose producer may
+   * write into this CTA's copy of the stage. */
+  MK_DEV static void release_stage(const smem_t &s, uint32_t stage, uint32_t lane) {
+    __syncwarp();
+    if (cfg::kCluster == 1) {
+      if (lane == 0) sm90::mbar_arrive(&s.empty[stage]);
+    } else if (lane < (uint32_t)cfg::kCluster) {
+      sm90::mbar_arrive_cluster(&s.empty[stage], lane);
+    }
+  }
+
+  /* ---- math: epilogue (registers -> swizzled smem staging, for the store thread) ---- */
+  MK_DEV static void epilogue(const smem_t &s, const float (&total)[cfg::kAccRegs], uint32_t wg,
+                              uint32_t warp_in_wg, uint32_t lane) {
+    const uint32_t d = sm90::smem_u32(s.d);
+    const uint32_t j = lane / 8; /* the 8x8 matrix whose row address this lane gives */
+#pragma unroll
+    for (int i = 0; i < cfg::kMmaN / 8; i += 2) {
+      const uint32_t r0 = sm90::pack_bf16x2(total[4 * i + 0], total[4 * i + 1]);
+      const uint32_t r1 = sm90::pack_bf16x2(total[4 * i + 2], total[4 * i + 3]);
+      const uint32_t r2 = sm90::pack_bf16x2(total[4 * i + 4], total[4 * i + 5]);
+      const uint32_t r3 = sm90::pack_bf16x2(total[4 * i + 6], total[4 * i + 7]);
+      if constexpr (!kSwapAB) {
+        /* matrix j: rows 16 w + 8 (j & 1) + 0..7, columns 8 (i + j / 2) + 0..7 */
+        const uint32_t row = wg * 64 + warp_in_wg * 16 + (j & 1u) * 8 + lane % 8;
+        const uint32_t col = 8 * (i + (j >> 1));
+        const uint32_t box = col / cfg::kDBoxCols, chunk = (col % cfg::kDBoxCols) / 8;
+        const uint32_t o = mk_swizzle_offset(row * cfg::kDSpan + chunk * 16, cfg::kDSpan);
+        sm90::stmatrix_x4(d + box * BLOCK_M * cfg::kDSpan + o, r0, r1, r2, r3);
+      } else {
+        /* stored transposed: D row = token 8 (i + j / 2) + lane % 8, columns = weights
+         * 64 w + 16 warp + 8 (j & 1) + 0..7 (box w: 64 columns = 128 bytes) */
+        const uint32_t row = 8 * (i + (j >> 1)) + lane % 8;
+        const uint32_t chunk = warp_in_wg * 2 + (j & 1u);
+        const uint32_t o = mk_swizzle_offset(row * 128 + chunk * 16, 128);
+        sm90::stmatrix_x4_trans(d + wg * BLOCK_M * 128 + o, r0, r1, r2, r3);
+      }
+    }
+  }
+
+  MK_DEV static void math(const smem_t &s, uint32_t math_thread) {
+    const uint32_t wg = math_thread / 128, warp_in_wg = (math_thread / 32) % 4, lane = math_thread % 32;
+    pipe ps = {0u, 0u};
+    uint32_t t = 0;
+    for (;; ++t) {
+      const uint32_t slot = t % cfg::kTileSlots;
+      sm90::mbar_wait(&s.tile_full[slot], (t / cfg::kTileSlots) & 1u);
+      const sched::gemm_tile tile = s.tiles[slot];
+      if (tile.flags & sched::kTileDone) break;
+      const float *sfb = s.sfb + slot * cfg::kSfbFloats;
+      float total[cfg::kAccRegs];
+#pragma unroll
+      for (int i = 0; i < cfg::kAccRegs; ++i) total[i] = 0.0f;
+      if constexpr (kSwapAB) {
+        mainloop_swap(s, ps, sfb, total, wg, lane);
+      } else if constexpr (!cfg::kStraddle) {
+        mainloop<BLOCK_N / 8>(s, ps, sfb, total, wg, warp_in_wg, lane);
+      } else {
+        /* where the tile's columns cross into the next scale block: one
+         * specialized k-loop per reachable offset n0 % 128 (a multiple of kGcd) */
+        const int32_t rem = (int32_t)(((int64_t)tile.n_block * BLOCK_N) % 128);
+        switch (rem / 16) {
+#define MK__STRADDLE_CASE(c)                                                                          \
+  case c:                                                                                             \
+    if constexpr ((16 * (c)) % cfg::kGcd == 0)                                                        \
+      mainloop<((128 - 16 * (c)) < BLOCK_N ? (128 - 16 * (c)) : BLOCK_N) / 8>(s, ps, sfb, total, wg, \
+                                                                              warp_in_wg, lane);     \
+    break;
+          MK__STRADDLE_CASE(0)
+          MK__STRADDLE_CASE(1)
+          MK__STRADDLE_CASE(2)
+          MK__STRADDLE_CASE(3)
+          MK__STRADDLE_CASE(4)
+          MK__STRADDLE_CASE(5)
+          MK__STRADDLE_CASE(6)
+          MK__STRADDLE_CASE(7)
+#undef MK__STRADDLE_CASE
+          default:
+            break;
+        }
+      }
+      sm90::mbar_arrive(&s.tile_empty[slot]); /* done with the tile record and its B scales */
+      sm90::mbar_wait(s.d_empty, (t & 1u) ^ 1u); /* the previous tile's store has read the staging buffer */
+      epilogue(s, total, wg, warp_in_wg, lane);
+      if (math_thread == 0) *s.d_tile = tile;
+      sm90::fence_proxy_async_smem(); /* stmatrix writes -> visible to the TMA store */
+      sm90::mbar_arrive(s.d_full);
+    }
+    sm90::mbar_wait(s.d_empty, (t & 1u) ^ 1u);
+    if (math_thread == 0) {
+      sched::gemm_tile done = {0, 0, 0, sched::kTileDone};
+      *s.d_tile = done;
+    }
+    sm90::mbar_arrive(s.d_full);
+  }
+
+  /* ---- entry ------------------------------------------------------------------------------ */
+  MK_DEV static void run(const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa, const CUtensorMap *tmap_b,
+                         const CUtensorMap *tmap_d, const mk__gemm_params &p, uint32_t sfa_group_inner,
+                         uint8_t *raw_smem) {
+    const smem_t s = carve(raw_smem);
+    const uint32_t warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const uint32_t rank = cfg::kCluster > 1 ? sm90::cluster_ctarank() : 0u;
+
+    if (threadIdx.x == 0) {
+      for (int i = 0; i < kStages; ++i) {
+        sm90::mbar_init(&s.full[i], 1);                                   /* the producer's expect_tx */
+        sm90::mbar_init(&s.empty[i], cfg::kMathWarps * cfg::kCluster);    /* every math warp of the cluster */
+      }
+      for (int i = 0; i < cfg::kTileSlots; ++i) {
+        sm90::mbar_init(&s.tile_full[i], 32);                             /* the scheduler warp */
+        sm90::mbar_init(&s.tile_empty[i], 1 + cfg::kMathThreads);         /* producer + math threads */
+      }
+      sm90::mbar_init(s.d_full, cfg::kMathThreads);
+      sm90::mbar_init(s.d_empty, 1);
+      sm90::fence_mbarrier_init();
+    } else if (threadIdx.x == 32) {
+      sm90::tma_prefetch(tmap_a);
+      sm90::tma_prefetch(tmap_sfa);
+      sm90::tma_prefetch(tmap_b);
+      sm90::tma_prefetch(tmap_d);
+    }
+    /* barriers initialized, in this CTA and (clusters) in the peer */
+    __syncwarp();
+    if (cfg::kCluster > 1) sm90::cluster_sync();
+    else __syncthreads();
+
+    if (warp < 4) {
+      sm90::setmaxnreg_dec<cfg::kProducerRegs>();
+      if (warp == 0) {
+        if (lane == 0) produce(s, tmap_a, tmap_sfa, tmap_b, rank, sfa_group_inner);
+      } else if (warp == 1) {
+        if (lane == 0) store(s, tmap_d, p);
+      } else if (warp == 2) {
+        schedule(s, p, lane, rank);
+      }
+    } else {
+      if constexpr (cfg::kMathRegs > cfg::kEntryRegs) sm90::setmaxnreg_inc<cfg::kMathRegs>();
+      math(s, threadIdx.x - 128);
+    }
+    /* NOTE: the peer CTA's math warps arrive on our empty barriers and its
+     * producer multicasts into our shared memory: stay until both are done. */
+    if (cfg::kCluster > 1) {
+      __syncwarp();
+      sm90::cluster_sync();
+    }
+  }
+};
+
+template <int kKind, int kN, int kK, int BLOCK_M, int BLOCK_N, int kStages, int kClusterM, int kClusterN,
+          bool kSwapAB>
+__global__ void __launch_bounds__(
+    (sm90_fp8_cfg<kKind, kN, kK, BLOCK_M, BLOCK_N, kStages, kClusterM, kClusterN, kSwapAB>::kThreads), 1)
+    sm90_fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_sfa,
+                              const __grid_constant__ CUtensorMap tmap_b, const __grid_constant__ CUtensorMap tmap_d,
+                              const __grid_constant__ mk__gemm_params p, uint32_t sfa_group_inner) {
+  extern __shared__ __align__(1024) uint8_t mk__gemm_smem[];
+  sm90_fp8_gemm<kKind, kN, kK, BLOCK_M, BLOCK_N, kStages, kClusterM, kClusterN, kSwapAB>::run(
+      &tmap_a, &tmap_sfa, &tmap_b, &tmap_d, p, sfa_group_inner, mk__gemm_smem);
+}
+
+}  // namespace gemm
+}  // namespace mk
+
+#include "moekit/kernels/gemm/sm90_fp8_gemm_launch.cuh"
+
+#endif /* MOEKIT_KERNELS_GEMM_SM90_FP8_GEMM_1D2D_CUH */

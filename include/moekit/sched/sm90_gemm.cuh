@@ -1,0 +1,138 @@
+/* moekit/sched/sm90_gemm.cuh - persistent tile schedulers of the sm90 GEMMs.
+ *
+ * A persistent GEMM launches about one CTA (or one cluster) per SM; each
+ * walks its share of the output tiles: unit u = cluster_id, cluster_id +
+ * num_clusters, ... A unit is the work of one cluster: kClusterM x kClusterN
+ * tiles that share an operand (kClusterN = 2: two column tiles of one row
+ * block share the A tile; kClusterM = 2: two row blocks share the B tile).
+ * Every CTA of a cluster walks the same units, so they stay in lockstep.
+ *
+ * The three kinds (mk_gemm_kind):
+ *   dense       D[M, N] = A[M, K] B[N, K]^T, units over a grid of
+ *               (row blocks) x (column units), rasterized in bands of
+ *               kBand row units so the tiles running together share their
+ *               A rows and B rows in L2:
+ *                   band 0: (r0,c0) (r1,c0) .. (r15,c0) (r0,c1) (r1,c1) ..
+ *   contiguous  A[M_sum, K] holds the experts' rows back to back, each
+ *               expert's segment starting at a multiple of block_m;
+ *               m_indices[row] is the row's expert, negative (-1) on padding
+ *               rows. A row block takes the expert of its first row; a block
+ *               whose first row is padding (or names an expert outside
+ *               [0, groups)) is skipped without loading anything.
+ *   masked      A[G, max_m, K]; group g has masked_m[g] valid rows (read on
+ *               the device, so the call can be captured in a CUDA graph).
+ *               Units are ordered group by group; row blocks past
+ *               ceil(masked_m[g] / block_m) do not exist.
+ *
+ * The scheduler runs in one warp (every lane computes the same values) and
+ * hands tiles to the others through shared memory, so only that warp ever
+ * waits on m_indices / masked_m loads.
+ */
+#ifndef MOEKIT_SCHED_SM90_GEMM_CUH
+#define MOEKIT_SCHED_SM90_GEMM_CUH
+
+#include <stdint.h>
+
+#include "moekit/api/internal.h"
+#include "moekit/core/platform.h"
+
+namespace mk {
+namespace sched {
+
+enum { kGemmDense = 0, kGemmContiguous = 1, kGemmMasked = 2 };
+
+/* Tile flags. */
+enum { kTileDone = 1, kTileNoStore = 2 };
+
+/* One output tile: row block (inside its group for masked), column block,
+ * the expert whose B it multiplies, flags. 16 bytes, copied through smem. */
+struct gemm_tile {
+  int32_t m_block;
+  int32_t n_block;
+  int32_t group;
+  int32_t flags;
+};
+
+MK_DEV int32_t ceil_div_i32(int32_t a, int32_t b) { return (a + b - 1) / b; }
+
+/* Unit u of a grid of `rows` x `cols` units, walked band by band: kBand rows
+ * per band, the row index fastest inside a band. */
+MK_DEV void raster_band(int32_t u, int32_t rows, int32_t cols, int32_t band, int32_t *r, int32_t *c) {
+  const int32_t per_band = band * cols;
+  const int32_t b = u / per_band;
+  const int32_t first = b * band;
+  const int32_t height = rows - first < band ? rows - first : band;
+  const int32_t local = u - b * per_band;
+  *r = first + local % height;
+  *c = local / height;
+}
+
+template <int kKind, int kN, int BLOCK_M, int BLOCK_N, int kClusterM, int kClusterN>
+struct gemm_scheduler {
+  static_assert(kClusterM * kClusterN <= 2, "clusters of 1 or 2 CTAs");
+  static_assert(kKind == kGemmDense || kClusterM == 1, "sharing B across row blocks needs one expert: dense only");
+  static constexpr int32_t kNumNBlocks = (kN + BLOCK_N - 1) / BLOCK_N;
+  static constexpr int32_t kColUnits = (kNumNBlocks + kClusterN - 1) / kClusterN;
+  static constexpr int32_t kBand = 16 / kClusterM;
+
+  /* walk state */
+  int32_t unit, stride;                 /* next unit of this cluster, number of clusters */
+  int32_t row_units;                    /* dense/contiguous: row units of the grid */
+  int32_t group, group_first, group_units, group_rows; /* masked: current group */
+
+  MK_DEV void init(const mk__gemm_params &p, int32_t cluster_id, int32_t num_clusters) {
+    unit = cluster_id;
+    stride = num_clusters;
+    const int32_t m_blocks = (int32_t)((p.m + BLOCK_M - 1) / BLOCK_M);
+    row_units = (m_blocks + kClusterM - 1) / kClusterM;
+    group = -1;
+    group_first = 0;
+    group_units = 0;
+    group_rows = 0;
+  }
+
+  /* The next tile of CTA `rank` of the cluster; false when the walk is over. */
+  MK_DEV bool next(const mk__gemm_params &p, uint32_t rank, gemm_tile *t) {
+    int32_t r, c;
+    for (;;) {
+      const int32_t u = unit;
+      if (kKind == kGemmMasked) {
+        while (u >= group_first + group_units) { /* advance to the group holding u */
+          group_first += group_units;
+          if (++group >= p.groups) return false;
+          int32_t valid = __ldg(p.masked_m + group);
+          valid = valid < 0 ? 0 : (valid > p.m ? (int32_t)p.m : valid);
+          group_rows = ceil_div_i32(valid, BLOCK_M);
+          group_units = group_rows * kColUnits;
+        }
+        raster_band(u - group_first, group_rows, kColUnits, kBand, &r, &c);
+        unit += stride;
+        t->group = group;
+        break;
+      }
+      if (u >= row_units * kColUnits) return false;
+      raster_band(u, row_units, kColUnits, kBand, &r, &c);
+      unit += stride;
+      if (kKind == kGemmContiguous) {
+        const int32_t g = __ldg(p.m_indices + (int64_t)r * BLOCK_M);
+        if (g < 0 || g >= p.groups) continue; /* padding block: nothing to compute */
+        t->group = g;
+      } else {
+        t->group = 0;
+      }
+      break;
+    }
+    t->m_block = r * kClusterM + (kClusterM == 2 ? (int32_t)rank : 0);
+    t->n_block = c * kClusterN + (kClusterN == 2 ? (int32_t)rank : 0);
+    /* a cluster's second tile may fall outside D (odd block counts): it is
+     * computed on zeros to keep the cluster in lockstep, but never stored */
+    const bool outside = t->n_block >= kNumNBlocks || (kKind == kGemmDense && (int64_t)t->m_block * BLOCK_M >= p.m);
+    t->flags = outside ? kTileNoStore : 0;
+    return true;
+  }
+};
+
+}  // namespace sched
+}  // namespace mk
+
+#endif /* MOEKIT_SCHED_SM90_GEMM_CUH */

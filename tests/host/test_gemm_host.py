@@ -1,0 +1,123 @@
+"""Host-side pieces of the FP8 GEMMs: the WGMMA descriptor bits
+(tests/host/test_wgmma_desc.c), the generator's port of the C cost model
+(gen/ops/gemm.py against include/moekit/api/impl_gemm.h through a small C
+shim), and the instances a manifest gets."""
+
+import ctypes
+import sys
+
+
+def _run_ok_lines(ctx, exe):
+    r = ctx.run([exe], check=False)
+    results = []
+    for line in r.stdout.splitlines():
+        if line.startswith("ok "):
+            results.append((line[3:], True, ""))
+        elif line.startswith("not ok "):
+            name, _, why = line[7:].partition(": ")
+            results.append((name, False, why))
+    if r.returncode not in (0, 1) or not results:
+        results.append(("exit", False, f"exit code {r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}"))
+    return results
+
+
+def test_wgmma_descriptor(ctx):
+    exe = ctx.mkdtemp("desc") / "test_wgmma_desc"
+    ctx.run([ctx.tool("cc"), "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic",
+             f"-I{ctx.srcdir}/include", ctx.srcdir / "tests/host/test_wgmma_desc.c", "-o", exe])
+    return _run_ok_lines(ctx, exe)
+
+
+SHIM = r'''
+#include "moekit/api/gemm_cost.h"
+double shim_cost(int kind, int64_t m, int64_t groups, int64_t n, int64_t k, int sms, int bm, int bn, int stages,
+                 int swap, int cluster, int mcast_a, double *compute) {
+  mk__gemm_problem p = {kind, m, groups, n, k, sms};
+  mk__gemm_config c;
+  c.block_m = bm; c.block_n = bn; c.stages = stages; c.swap_ab = swap; c.cluster = cluster; c.mcast_a = mcast_a;
+  return mk__gemm_cost(&p, &c, compute);
+}
+'''
+
+
+def test_cost_model_matches_c(ctx):
+    """gen/ops/gemm.py must score configurations exactly as the C API does,
+    or the library would be built for choices the API never makes."""
+    sys.path.insert(0, str(ctx.srcdir))
+    from gen.ops import gemm
+    d = ctx.mkdtemp("cost")
+    (d / "shim.c").write_text(SHIM)
+    so = d / "libcost.so"
+    ctx.run([ctx.tool("cc"), "-std=c11", "-O1", "-shared", "-fPIC", "-w", f"-I{ctx.srcdir}/include",
+             f"-I{ctx.config['cuda_include']}", d / "shim.c", "-o", so])
+    lib = ctypes.CDLL(str(so))
+    lib.shim_cost.restype = ctypes.c_double
+    lib.shim_cost.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                              ctypes.c_int] + [ctypes.c_int] * 6 + [ctypes.POINTER(ctypes.c_double)]
+    results, bad = [], []
+    count = 0
+    for kind in gemm.KINDS:
+        for n, k in ((2112, 7168), (4096, 7168), (7168, 2048), (768, 4096), (32768, 512)):
+            for c in gemm.candidates(kind, n, k):
+                for m, groups in ((1, 32), (16, 32), (100, 8), (4096, 4), (65536, 256)):
+                    comp = ctypes.c_double()
+                    want = lib.shim_cost(gemm.KINDS.index(kind), m, groups, n, k, 132, c.block_m, c.block_n,
+                                         gemm.stages_for(c, k), int(c.swap_ab), c.cluster, int(c.mcast == "a"),
+                                         ctypes.byref(comp))
+                    got, got_comp = gemm.cost(kind, m, groups, n, k, c)
+                    count += 1
+                    if abs(got - want) > 1e-6 * max(1.0, want) or abs(got_comp - comp.value) > 1e-6 * max(1.0, comp.value):
+                        bad.append(f"{kind} m={m} g={groups} n={n} k={k} {c}: python {got:.1f}/{got_comp:.1f}, "
+                                   f"C {want:.1f}/{comp.value:.1f}")
+    results.append((f"{count}_scores_agree", not bad, "\n".join(bad[:10])))
+    return results
+
+
+def test_gemm_instances(ctx):
+    """Every FP8 manifest builds every GEMM kind; names are unique and
+    carry the configuration; MXFP4 models build none."""
+    sys.path.insert(0, str(ctx.srcdir))
+    import gen
+    from gen.ops import gemm
+    results = []
+    for m in ("default", "deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b"):
+        man = gen.load(ctx.srcdir / "instances" / f"{m}.toml")
+        insts = [i for i in gen.plan(man, ["sm_90a"]).instances if i.family == "gemm"]
+        kinds = {gemm.KINDS[i.variant & 3] for i in insts}
+        if man.quant["recipe"] == "fp8_1x128":
+            ok = kinds == set(gemm.KINDS)
+            results.append((f"{m}_every_kind", ok, f"kinds built: {sorted(kinds)}"))
+            bad = [i.name for i in insts if f"_n{i.n}_k{i.k}_bm{i.block_m}_bn{i.block_n}_st{i.stages}_" not in i.name]
+            results.append((f"{m}_names", not bad, ", ".join(bad)))
+        else:
+            results.append((f"{m}_none_for_{man.quant['recipe']}", not insts, ", ".join(i.name for i in insts)))
+        # sm_100a only: the Hopper GEMMs are not built
+        results.append((f"{m}_not_for_sm100a", not [i for i in gen.plan(man, ["sm_100a"]).instances
+                                                     if i.family == "gemm"], ""))
+    return results
+
+
+def test_gemm_manifest_keys(ctx):
+    """[gemm] dense shapes and configs = "minimal"; bad shapes are one-line errors naming the key."""
+    sys.path.insert(0, str(ctx.srcdir))
+    import gen
+    from gen.manifest import ManifestError, validate
+    base = {"model": {"name": "t", "hidden": 2048, "moe_intermediate": 768, "experts": 16, "top_k": 2},
+            "routing": {"kind": "softmax"}, "quant": {"recipe": "fp8_1x128"}}
+    results = []
+    m = validate(dict(base, gemm={"dense": ["4096x2048"], "configs": "minimal"}))
+    insts = [i for i in gen.plan(m, ["sm_90a"]).instances if i.family == "gemm"]
+    keys = [(i.variant & 3, i.n, i.k) for i in insts]
+    results.append(("minimal_one_per_shape", len(keys) == len(set(keys)) == 5, f"{keys}"))
+    for bad, needle in (("4096x2000", "multiple of 128"), ("4090x2048", "multiple of 8"), ("4096*2048", "NxK")):
+        try:
+            validate(dict(base, gemm={"dense": [bad]}), "x.toml")
+            results.append((f"rejects_{bad}", False, "accepted"))
+        except ManifestError as e:
+            results.append((f"rejects_{bad}", "gemm.dense" in str(e) and needle in str(e), str(e)))
+    try:
+        validate(dict(base, gemm={"configs": "all"}), "x.toml")
+        results.append(("rejects_configs_all", False, "accepted"))
+    except ManifestError as e:
+        results.append(("rejects_configs_all", "gemm.configs" in str(e), str(e)))
+    return results

@@ -213,7 +213,10 @@ int main(int argc, char **argv) {
     /* ---- time: stages through stage_events, the whole layer back to back ---- */
     cudaEvent_t ev[MK_MOE_LAYER_STAGES + 1], t0, t1;
     void *evp[MK_MOE_LAYER_STAGES + 1];
-    for (int i = 0; i <= MK_MOE_LAYER_STAGES; ++i) CUDA(cudaEventCreate(&ev[i])), evp[i] = ev[i];
+    for (int i = 0; i <= MK_MOE_LAYER_STAGES; ++i) {
+      CUDA(cudaEventCreate(&ev[i]));
+      evp[i] = ev[i];
+    }
     CUDA(cudaEventCreate(&t0));
     CUDA(cudaEventCreate(&t1));
     double stage_ms[MK_MOE_LAYER_STAGES] = {0};

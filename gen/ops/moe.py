@@ -6,6 +6,7 @@
             that is a multiple of 128, the manifest's activation kind, gate/up
             as halves and interleaved
   combine   weighted sum back to [M, hidden]: per hidden size
+  reference the whole layer in plain float32 (tests, examples): one per NVIDIA arch
 """
 
 from ..instance import ARCH_TOKEN, Instance
@@ -45,6 +46,9 @@ def instances(m, archs):
                                              "interleaved": inter_leaved}))
         out.append(Instance(name=f"moe_combine_{a}_h{hidden}", family="moe", op="MOE_COMBINE", template="moe.cu.j2",
                             arch=arch, k=hidden, ctx={"kind": "combine", "k": hidden}))
+        if arch.startswith("sm_"):  # the layer's float32 reference (CUDA only): tests and examples
+            out.append(Instance(name=f"moe_reference_{a}", family="moe", op="MOE_REFERENCE", template="moe.cu.j2",
+                                arch=arch, ctx={"kind": "reference", "k": 0}))
     return out
 
 

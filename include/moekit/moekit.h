@@ -100,7 +100,8 @@ typedef enum mk_op {
   MK_OP_MOE_DISPATCH = 6, /* quantize tokens into the expert layout */
   MK_OP_MOE_SWIGLU = 7,  /* SwiGLU + FP8 requantization between the GEMMs */
   MK_OP_MOE_COMBINE = 8, /* weighted sum of each token's expert outputs */
-  MK_OP_COUNT_ = 9
+  MK_OP_MOE_REFERENCE = 9, /* plain float32 reference of a whole layer (tests) */
+  MK_OP_COUNT_ = 10
 } mk_op;
 
 const char *mk_op_name(mk_op op);
@@ -394,6 +395,61 @@ mk_status mk_gemm_fp8(const mk_gemm_fp8_args *args, void *workspace, size_t work
 /* Validates args like mk_gemm_fp8 and reports the instance it would run. */
 mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info);
 
+/* ---- a whole MoE layer ---------------------------------------------------------------- */
+/* y (+)= MoE(x): routing, fused pre-dispatch FP8 quantization, the gate/up
+ * grouped GEMM, SwiGLU + FP8 requantization, the down grouped GEMM and the
+ * weighted combine, all on `stream`, no host synchronization (docs/moe.md).
+ *
+ *   routing fields   as in mk_route_args (kind, top_k, renormalize, n_group,
+ *                    topk_group, routed_scaling_factor, logits [M, E], bias)
+ *   x                bf16 [M, H]
+ *   w13, w13_scales  e4m3 [E, 2I, H] (gate then up, or interleaved), f32
+ *                    [E, 2I/128, H/128] (128 x 128 blocks)
+ *   w2, w2_scales    e4m3 [E, H, I], f32 [E, H/128, I/128]
+ *   clamped, interleaved, alpha, limit   the activation (mk_moe_swiglu_args)
+ *   y                bf16 [M, H]; accumulate = 1 adds to it
+ *   path             the expert layout: AUTO picks MASKED for decode-sized M
+ *                    (every expert's rows in a [E, M, .] block, no padding
+ *                    compute) and CONTIGUOUS otherwise
+ *   stage_events     optional: MK_MOE_LAYER_STAGES + 1 cudaEvent_t, recorded
+ *                    before each stage and at the end (per-stage timing)
+ * The workspace (mk_moe_layer_workspace_size bytes) must be zero-filled once
+ * after it is allocated (mk_route's ticket lives in it); calls leave it so. */
+#define MK_MOE_LAYER_STAGES 6 /* route, dispatch, gemm1, swiglu, gemm2, combine */
+
+typedef enum mk_moe_layer_path {
+  MK_MOE_LAYER_AUTO = 0,
+  MK_MOE_LAYER_CONTIGUOUS = 1,
+  MK_MOE_LAYER_MASKED = 2
+} mk_moe_layer_path;
+
+typedef struct mk_moe_layer_args {
+  uint32_t struct_size;
+  mk_route_kind kind;
+  int32_t top_k, renormalize, n_group, topk_group;
+  float routed_scaling_factor;
+  mk_tensor logits, bias;
+  mk_tensor x, w13, w13_scales, w2, w2_scales, y;
+  int32_t clamped, interleaved;
+  float alpha, limit;
+  int32_t accumulate;
+  mk_moe_layer_path path;
+  void **stage_events;
+} mk_moe_layer_args;
+
+mk_status mk_moe_layer_workspace_size(const mk_moe_layer_args *args, size_t *bytes);
+mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *workspace, size_t workspace_bytes, void *stream);
+/* The path mk_moe_layer_forward would take (CONTIGUOUS or MASKED). */
+mk_status mk_moe_layer_pick_path(const mk_moe_layer_args *args, mk_moe_layer_path *path);
+
+/* A plain float32 reference of the same layer for S sampled tokens (tests
+ * and examples): y_ref [S, H] f32 gets the outputs of tokens [S] (i32, device).
+ * mirror = 1 rounds activations where the fast path does (x and the
+ * activation through FP8 1x128, GEMM outputs to bf16); 0 keeps float32. */
+mk_status mk_moe_layer_reference_workspace_size(const mk_moe_layer_args *args, int64_t num_tokens, size_t *bytes);
+mk_status mk_moe_layer_reference(const mk_moe_layer_args *args, const mk_tensor *tokens, const mk_tensor *y_ref,
+                                 int32_t mirror, void *workspace, size_t workspace_bytes, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
@@ -408,4 +464,5 @@ mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info
 #include "moekit/api/impl_route.h"
 #include "moekit/api/impl_gemm.h"
 #include "moekit/api/impl_moe.h"
+#include "moekit/api/impl_layer.h"
 #endif

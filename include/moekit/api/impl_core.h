@@ -114,7 +114,7 @@ static mk_status mk__load_args(const char *fn, void *local, size_t local_size, c
 /* ---- registry -------------------------------------------------------------------- */
 static const char *const mk__op_names[MK_OP_COUNT_] = {
   "invalid", "quant_fp8", "quant_mxfp4", "quant_nvfp4", "route", "gemm_fp8", "moe_dispatch", "moe_swiglu",
-  "moe_combine",
+  "moe_combine", "moe_reference",
 };
 
 const char *mk_op_name(mk_op op) { return (op > 0 && op < MK_OP_COUNT_) ? mk__op_names[op] : "invalid"; }

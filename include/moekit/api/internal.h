@@ -45,6 +45,7 @@ extern const char mk__model_name[];
 int mk__device_arch(int *arch);
 int mk__device_sm_count(int *count);
 const char *mk__device_error_string(int code);
+int mk__device_event_record(void *event, void *stream);
 
 /* ---- op params ------------------------------------------------------------------ */
 /* Routing (kernels/route/): filled by mk_route (api/impl_route.h). The kind
@@ -136,6 +137,27 @@ typedef struct mk__combine_params {
   int32_t top_k;
   int32_t accumulate;          /* 1: y += sum (e.g. onto the shared expert's output) */
 } mk__combine_params;
+
+/* The plain float32 reference of a whole layer (kernels/moe/reference.cuh). */
+typedef struct mk__moe_ref_params {
+  const void *logits;          /* [m, experts] */
+  int32_t logits_dtype;        /* mk_dtype: F32, BF16 or F16 */
+  int32_t kind;                /* mk_route_kind */
+  const float *bias;           /* [experts] or NULL */
+  const uint16_t *x;           /* bf16 [m, hidden] */
+  const uint8_t *w13;          /* e4m3 [experts, 2 * inter, hidden] */
+  const float *s13;            /* [experts, 2 * inter / 128, hidden / 128] */
+  const uint8_t *w2;           /* e4m3 [experts, hidden, inter] */
+  const float *s2;             /* [experts, hidden / 128, inter / 128] */
+  const int32_t *tokens;       /* [s] the sampled tokens */
+  float *y;                    /* [s, hidden] */
+  float *scores, *wts, *xa, *h, *a, *o; /* workspace */
+  int32_t *ids;
+  int64_t m, s, hidden, inter;
+  int32_t experts, top_k, renormalize, n_group, topk_group;
+  float scaling, alpha, limit;
+  int32_t clamped, interleaved, mirror;
+} mk__moe_ref_params;
 
 #define MK__VARIANT_SWIGLU_CLAMPED 1u     /* gpt-oss: clamp, alpha, (up + 1) */
 #define MK__VARIANT_SWIGLU_INTERLEAVED 2u /* gate/up alternate columns instead of two halves */

@@ -32,4 +32,8 @@ int mk__device_sm_count(int *count) {
 
 const char *mk__device_error_string(int code) { return cudaGetErrorString((cudaError_t)code); }
 
+int mk__device_event_record(void *event, void *stream) {
+  return (int)cudaEventRecord((cudaEvent_t)event, (cudaStream_t)stream);
+}
+
 #endif /* MOEKIT_API_RUNTIME_CUDA_H */

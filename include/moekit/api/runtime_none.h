@@ -12,4 +12,10 @@ const char *mk__device_error_string(int code) {
   return "this library was built without a GPU runtime (gfx archs are device code only)";
 }
 
+int mk__device_event_record(void *event, void *stream) {
+  (void)event;
+  (void)stream;
+  return 1;
+}
+
 #endif /* MOEKIT_API_RUNTIME_NONE_H */

@@ -94,6 +94,24 @@ struct("mk_kernel_info", [("name", ctypes.c_char_p), ("op", ctypes.c_int), ("arc
                           ("block_n", ctypes.c_int32), ("stages", ctypes.c_int32)])
 
 
+struct("mk_moe_dispatch_args", [("layout", ctypes.c_int), ("x", Tensor), ("inverse", Tensor),
+                                ("topk_weights", Tensor), ("q", Tensor), ("scales", Tensor), ("row_weights", Tensor),
+                                ("sorted_ids", Tensor), ("expert_offsets", Tensor)])
+struct("mk_moe_swiglu_args", [("layout", ctypes.c_int), ("clamped", ctypes.c_int32), ("interleaved", ctypes.c_int32),
+                              ("alpha", ctypes.c_float), ("limit", ctypes.c_float), ("h", Tensor), ("q", Tensor),
+                              ("scales", Tensor), ("row_experts", Tensor), ("masked_m", Tensor)])
+struct("mk_moe_combine_args", [("accumulate", ctypes.c_int32), ("src", Tensor), ("inverse", Tensor),
+                               ("weights", Tensor), ("y", Tensor)])
+struct("mk_moe_layer_args", [("kind", ctypes.c_int), ("top_k", ctypes.c_int32), ("renormalize", ctypes.c_int32),
+                             ("n_group", ctypes.c_int32), ("topk_group", ctypes.c_int32),
+                             ("routed_scaling_factor", ctypes.c_float), ("logits", Tensor), ("bias", Tensor),
+                             ("x", Tensor), ("w13", Tensor), ("w13_scales", Tensor), ("w2", Tensor),
+                             ("w2_scales", Tensor), ("y", Tensor), ("clamped", ctypes.c_int32),
+                             ("interleaved", ctypes.c_int32), ("alpha", ctypes.c_float), ("limit", ctypes.c_float),
+                             ("accumulate", ctypes.c_int32), ("path", ctypes.c_int),
+                             ("stage_events", ctypes.POINTER(ctypes.c_void_p))])
+
+
 class Library:
     def __init__(self, builddir="build", path=None):
         """Loads build/lib/libmoekit_<model>.so, or the library at `path`."""

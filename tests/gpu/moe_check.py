@@ -21,18 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mk  # noqa: E402
 from quant_check import F32, bf16_to_f32, encode, make_input, ref_fp4, ref_fp8  # noqa: E402
 
-import ctypes  # noqa: E402
-
-mk.struct("mk_moe_dispatch_args", [("layout", ctypes.c_int), ("x", mk.Tensor), ("inverse", mk.Tensor),
-                                   ("topk_weights", mk.Tensor), ("q", mk.Tensor), ("scales", mk.Tensor),
-                                   ("row_weights", mk.Tensor), ("sorted_ids", mk.Tensor),
-                                   ("expert_offsets", mk.Tensor)])
-mk.struct("mk_moe_swiglu_args", [("layout", ctypes.c_int), ("clamped", ctypes.c_int32),
-                                 ("interleaved", ctypes.c_int32), ("alpha", ctypes.c_float),
-                                 ("limit", ctypes.c_float), ("h", mk.Tensor), ("q", mk.Tensor),
-                                 ("scales", mk.Tensor), ("row_experts", mk.Tensor), ("masked_m", mk.Tensor)])
-mk.struct("mk_moe_combine_args", [("accumulate", ctypes.c_int32), ("src", mk.Tensor), ("inverse", mk.Tensor),
-                                  ("weights", mk.Tensor), ("y", mk.Tensor)])
 CONTIGUOUS, MASKED = 0, 1
 
 

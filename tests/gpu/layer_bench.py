@@ -130,7 +130,7 @@ class TorchLayer:
         m, k, e = ids.shape[0], self.k, self.e
         flat = ids.reshape(-1)
         order = flat.argsort(stable=True)
-        counts = torch.bincount(flat, minlength=e)
+        counts = torch.zeros(e, dtype=torch.int64, device=DEV).scatter_add_(0, flat, torch.ones_like(flat))
         padded = (counts + 15) // 16 * 16
         ends = padded.cumsum(0)
         starts = ends - padded
@@ -202,12 +202,10 @@ def main():
     bias = (torch.rand(E, device=DEV) - 0.5) * 0.1
     tl = TorchLayer(man, w13, s13, w2, s2, bias)
     kinds = {"softmax": 1, "softmax_after_topk": 2, "sigmoid_grouped": 3}
-    # copy bandwidth for the HBM floor
-    src = torch.empty(1 << 30, dtype=torch.uint8, device=DEV)
-    dst = torch.empty_like(src)
-    copy_us = graph_us(lambda: dst.copy_(src), calls=3, reps=5)
-    copy_bw = 2 * src.numel() / copy_us * 1e-3                    # GB/s, read + written
-    del src, dst
+    # copy bandwidth for the HBM floor: the same measurement as gemm_bench.py
+    # (kernel time of a 1 GiB device-to-device copy, torch.profiler)
+    import gemm_bench
+    copy_bw = gemm_bench.copy_bandwidth(gemm_bench.Timer(10)) / 1e9  # GB/s, read + written
     name = torch.cuda.get_device_name()
     lines = [f"# layer_bench on {name}: {man.name} (H {H}, I {I}, E {E}, top-{K}, {man.routing['kind']}); "
              f"copy {copy_bw:.0f} GB/s",
@@ -249,7 +247,18 @@ def main():
                 mk_st[i] += rt.elapsed_ms(ev[i], ev[i + 1]) * 100.0       # us, mean of 10
         args.stage_events = None
         try:
-            th_us = graph_us(lambda: tl.forward(x, logits))
+            tl.forward(x, logits)                         # eager first: real errors surface here
+            try:
+                th_us = graph_us(lambda: tl.forward(x, logits))
+            except RuntimeError:                          # not capturable: time it eagerly
+                torch.cuda.synchronize()
+                t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                t0.record()
+                for _ in range(10):
+                    tl.forward(x, logits)
+                t1.record()
+                torch.cuda.synchronize()
+                th_us = t0.elapsed_time(t1) * 100.0
             tev = [torch.cuda.Event(enable_timing=True) for _ in range(7)]
             th_st = [0.0] * 6
             for _ in range(10):

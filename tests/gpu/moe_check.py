@@ -172,7 +172,8 @@ def check_swiglu(lib, rows_per_group, groups, inter, layout, clamped, interleave
     hg = cuda(h_bits.view(np.int16))
     q = torch.full((rows, inter), 0x5A, dtype=torch.uint8, device="cuda")
     kb = inter // 128
-    ld = -(-rows_per_group // 4) * 4
+    rpg = rows if layout == CONTIGUOUS else rows_per_group   # rows per scale group: all of them when contiguous
+    ld = -(-rpg // 4) * 4
     S = kb * ld
     sf = torch.full((groups * S,), -9.0, dtype=torch.float32, device="cuda")
     if layout == CONTIGUOUS:
@@ -200,7 +201,7 @@ def check_swiglu(lib, rows_per_group, groups, inter, layout, clamped, interleave
     gq, gsf = q.cpu().numpy(), sf.cpu().numpy()
     act = ref_act(h_bits, inter, clamped, interleaved)
     r_idx = np.arange(rows)
-    sf_idx = (r_idx // rows_per_group)[:, None] * S + np.arange(kb)[None, :] * ld + (r_idx % rows_per_group)[:, None]
+    sf_idx = (r_idx // rpg)[:, None] * S + np.arange(kb)[None, :] * ld + (r_idx % rpg)[:, None]
     gscale = gsf[sf_idx]                                            # [rows, kb]
     if (gq[~valid] != 0x5A).any() or (gscale[~valid] != -9.0).any():
         return "a skipped row was written"

@@ -53,6 +53,15 @@ static void *buf(size_t bytes) {
   return p;
 }
 
+/* Index buffers for valid calls: -1 everywhere (every row skipped), so a
+ * valid call on a GPU never follows a poisoned index out of bounds. */
+static void *index_buf(size_t bytes) {
+  void *p = buf(bytes);
+  if (have_gpu) cudaMemset(p, 0xff, bytes);
+  else memset(p, 0xff, bytes);
+  return p;
+}
+
 /* A valid call: MK_OK with a GPU, MK_ERR_DEVICE ("cannot query the GPU") without. */
 static void expect_valid(const char *name, mk_status got) {
   if (have_gpu) expect(name, got, MK_OK, NULL);
@@ -265,8 +274,8 @@ static void test_quant_fp4(void) {
 
 static void test_moe(void) {
   void *x = buf((size_t)M * K * 2), *q = buf((size_t)ROWS * K), *sf = buf((size_t)ROWS * K / 128 * 4 + 64);
-  void *inv = buf((size_t)M * TOPK * 4), *w = buf((size_t)M * TOPK * 4), *rw = buf((size_t)ROWS * 4);
-  void *ids = buf((size_t)ROWS * 4), *offs = buf(64 * 4), *h = buf((size_t)ROWS * 2 * 768 * 2);
+  void *inv = index_buf((size_t)M * TOPK * 4), *w = buf((size_t)M * TOPK * 4), *rw = buf((size_t)ROWS * 4);
+  void *ids = index_buf((size_t)ROWS * 4), *offs = index_buf(64 * 4), *h = buf((size_t)ROWS * 2 * 768 * 2);
   mk_moe_dispatch_args d, b;
   mk_moe_swiglu_args s, t;
   mk_moe_combine_args c, u;

@@ -26,6 +26,11 @@
  *   ... read rows of D with ordinary loads ...
  * A consumer that reads the tile with TMA (the async proxy) must also
  * execute fence.proxy.async.global after the wait.
+ *
+ * NOTE: launch the producer once before a consumer first spins on its
+ * counters (or run with CUDA_MODULE_LOADING=EAGER): CUDA loads modules
+ * lazily, and loading the producer's module waits for the spinning consumer
+ * to finish, so the two never overlap (seen on an H200 with examples/overlap).
  */
 #ifndef MOEKIT_SIGNAL_OVERLAP_CUH
 #define MOEKIT_SIGNAL_OVERLAP_CUH

@@ -187,6 +187,9 @@ def main():
     ap.add_argument("--builddir", default="build-ds")
     ap.add_argument("--ms", default="1,16,128,1024,4096")
     ap.add_argument("--out", default="")
+    ap.add_argument("--path", choices=("auto", "contiguous", "masked"), default="auto",
+                    help="force the expert layout (the auto choice is mk_moe_layer_pick_path's)")
+    ap.add_argument("--no-torch", action="store_true", help="moekit only (path sweeps)")
     a = ap.parse_args()
     cfg = json.loads((Path(a.builddir) / "config.json").read_text())
     man = gen.load(cfg["manifest"])
@@ -225,7 +228,7 @@ def main():
                         x=mk.tensor(x), w13=mk.tensor(w13), w13_scales=mk.tensor(s13), w2=mk.tensor(w2),
                         w2_scales=mk.tensor(s2), y=mk.tensor(y),
                         clamped=int(man.activation["kind"] == "swiglu_clamped"), alpha=man.activation["alpha"],
-                        limit=man.activation["limit"])
+                        limit=man.activation["limit"], path={"auto": 0, "contiguous": 1, "masked": 2}[a.path])
         nbytes = lib.workspace_size("mk_moe_layer", args)
         ws = torch.zeros(nbytes + 256, dtype=torch.uint8, device=DEV)
         wsp = (ws.data_ptr() + 255) // 256 * 256
@@ -247,6 +250,8 @@ def main():
                 mk_st[i] += rt.elapsed_ms(ev[i], ev[i + 1]) * 100.0       # us, mean of 10
         args.stage_events = None
         try:
+            if a.no_torch:
+                raise RuntimeError("--no-torch")
             tl.forward(x, logits)                         # eager first: real errors surface here
             try:
                 th_us = graph_us(lambda: tl.forward(x, logits))

@@ -30,19 +30,19 @@ constexpr int kFp8Unroll = 4;            /* groups per 16 lanes, loads issued to
 /* A block owns kFp8Unroll * 16 consecutive groups in row-major order (k-group
  * fastest); in unroll step u its 16 half-warps read 16 consecutive groups
  * (4 KB contiguous), so DRAM sees the input as one stream. */
-template <int kK, bool kUe8m0>
-MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_params p) {
+template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll>
+MK_KERNEL void MK_LAUNCH_BOUNDS(kThreads) fp8_1x128_kernel(const mk__quant_params p) {
   static_assert(kK % 128 == 0, "K must be a multiple of 128");
   constexpr int kKb = kK / 128;
-  constexpr int kHalfWarps = kFp8Threads / 16;
+  constexpr int kHalfWarps = kThreads / 16;
   const int64_t groups = p.m * kKb;
   const int lane = (int)(mk_thread_x() & 15u);             /* lane within the group */
-  const int64_t base = (int64_t)mk_block_x() * (kHalfWarps * kFp8Unroll) + (mk_thread_x() >> 4);
+  const int64_t base = (int64_t)mk_block_x() * (kHalfWarps * kUnroll) + (mk_thread_x() >> 4);
 
-  /* [kFp8Unroll] x 16 B per lane: all loads first */
-  mk_u32x4 v[kFp8Unroll];
+  /* [kUnroll] x 16 B per lane: all loads first */
+  mk_u32x4 v[kUnroll];
 #pragma unroll
-  for (int u = 0; u < kFp8Unroll; ++u) {
+  for (int u = 0; u < kUnroll; ++u) {
     const int64_t g = base + u * kHalfWarps;
     v[u].x = v[u].y = v[u].z = v[u].w = 0u;
     if (g < groups) {
@@ -53,7 +53,7 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_pa
   }
 
 #pragma unroll
-  for (int u = 0; u < kFp8Unroll; ++u) {
+  for (int u = 0; u < kUnroll; ++u) {
     float f[8];
     /* every lane joins the shuffles, valid or not */
     const float amax = mk_fmaxf(mk_group_max_f32<16>(amax8_bf16(v[u], f)), kFp8AmaxFloor);
@@ -92,12 +92,12 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kFp8Threads) fp8_1x128_kernel(const mk__quant_pa
 
 /* ---- launcher ----------------------------------------------------------------------- */
 #if defined(MK_CUDA) && !defined(MK_NO_LAUNCHERS)
-template <int kK, bool kUe8m0>
+template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll>
 int launch_fp8_1x128(const mk__quant_params *p, void *stream) {
   const int64_t groups = p->m * (kK / 128);
-  const int64_t per_block = (int64_t)(kFp8Threads / 16) * kFp8Unroll;
+  const int64_t per_block = (int64_t)(kThreads / 16) * kUnroll;
   const unsigned blocks = (unsigned)((groups + per_block - 1) / per_block);
-  fp8_1x128_kernel<kK, kUe8m0><<<blocks, kFp8Threads, 0, (cudaStream_t)stream>>>(*p);
+  fp8_1x128_kernel<kK, kUe8m0, kThreads, kUnroll><<<blocks, kThreads, 0, (cudaStream_t)stream>>>(*p);
   return (int)cudaGetLastError();
 }
 #endif

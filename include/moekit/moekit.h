@@ -408,9 +408,10 @@ mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info
  *   w2, w2_scales    e4m3 [E, H, I], f32 [E, H/128, I/128]
  *   clamped, interleaved, alpha, limit   the activation (mk_moe_swiglu_args)
  *   y                bf16 [M, H]; accumulate = 1 adds to it
- *   path             the expert layout: AUTO picks MASKED for decode-sized M
- *                    (every expert's rows in a [E, M, .] block, no padding
- *                    compute) and CONTIGUOUS otherwise
+ *   path             the expert layout: AUTO picks MASKED (every expert's rows
+ *                    in an [E, M, .] block, no padding compute) while experts
+ *                    average at most 32 tokens and E * M <= 131072 rows, and
+ *                    CONTIGUOUS (segments padded to 128 rows) otherwise
  *   stage_events     optional: MK_MOE_LAYER_STAGES + 1 cudaEvent_t, recorded
  *                    before each stage and at the end (per-stage timing)
  * The workspace (mk_moe_layer_workspace_size bytes) must be zero-filled once

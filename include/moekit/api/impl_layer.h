@@ -19,7 +19,12 @@
 #include "moekit/api/impl_core.h"
 
 #define MK__LAYER_BLOCK_M 128     /* contiguous rows per expert segment: the sm90 GEMM's group_align */
-#define MK__LAYER_MASKED_MAX_M 64 /* AUTO takes the masked layout up to this many tokens */
+/* AUTO takes the masked layout while experts get few tokens each (padding
+ * every expert to 128 rows would cost more than it saves) and its [E, M, .]
+ * buffers stay moderate. H200 measurements (docs/perf.md, layer paths):
+ * masked was faster at every M from 32 to 512 on DeepSeek-V3 and Qwen3. */
+#define MK__LAYER_MASKED_PAIRS_PER_EXPERT 32
+#define MK__LAYER_MASKED_MAX_ROWS 131072
 
 typedef struct mk__layer_plan {
   mk_moe_layer_path path;
@@ -86,7 +91,9 @@ static mk_status mk__layer_plan_make(const char *fn, const mk_moe_layer_args *a,
   if (a->path != MK_MOE_LAYER_AUTO && a->path != MK_MOE_LAYER_CONTIGUOUS && a->path != MK_MOE_LAYER_MASKED)
     return mk__fail(MK_ERR_INVALID_ARG, "%s: path %d is not an mk_moe_layer_path", fn, (int)a->path);
   pl->path = a->path != MK_MOE_LAYER_AUTO ? a->path
-             : (m <= MK__LAYER_MASKED_MAX_M ? MK_MOE_LAYER_MASKED : MK_MOE_LAYER_CONTIGUOUS);
+             : (m * a->top_k <= MK__LAYER_MASKED_PAIRS_PER_EXPERT * e && e * m <= MK__LAYER_MASKED_MAX_ROWS)
+                 ? MK_MOE_LAYER_MASKED
+                 : MK_MOE_LAYER_CONTIGUOUS;
   pl->m = m;
   pl->experts = e;
   pl->hidden = hh;

@@ -78,6 +78,19 @@ MK_DEV mk_u32x4 mk_ld_stream_16(const void *p) {
 #endif
 }
 
+/* The same, asking L2 to fetch the whole 256-byte block (streams whose
+ * neighbours are read next by other warps). */
+MK_DEV mk_u32x4 mk_ld_stream_16_pf256(const void *p) {
+#if defined(MK_HIP)
+  return mk_ld_stream_16(p);
+#else
+  mk_u32x4 r;
+  asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+#endif
+}
+
 #endif /* MK_CUDA || MK_HIP */
 
 #endif /* MOEKIT_CORE_WARP_H */

@@ -30,7 +30,7 @@ constexpr int kFp8Unroll = 4;            /* groups per 16 lanes, loads issued to
 /* A block owns kFp8Unroll * 16 consecutive groups in row-major order (k-group
  * fastest); in unroll step u its 16 half-warps read 16 consecutive groups
  * (4 KB contiguous), so DRAM sees the input as one stream. */
-template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll>
+template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll, bool kPf256 = false>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kThreads) fp8_1x128_kernel(const mk__quant_params p) {
   static_assert(kK % 128 == 0, "K must be a multiple of 128");
   constexpr int kKb = kK / 128;
@@ -48,7 +48,8 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kThreads) fp8_1x128_kernel(const mk__quant_param
     if (g < groups) {
       const int64_t m = g / kKb;                              /* compile-time divisor */
       const int kb = (int)(g - m * kKb);
-      v[u] = mk_ld_stream_16((const uint16_t *)p.x + m * p.ldx + kb * 128 + lane * 8);
+      const uint16_t *src = (const uint16_t *)p.x + m * p.ldx + kb * 128 + lane * 8;
+      v[u] = kPf256 ? mk_ld_stream_16_pf256(src) : mk_ld_stream_16(src);
     }
   }
 
@@ -92,12 +93,12 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kThreads) fp8_1x128_kernel(const mk__quant_param
 
 /* ---- launcher ----------------------------------------------------------------------- */
 #if defined(MK_CUDA) && !defined(MK_NO_LAUNCHERS)
-template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll>
+template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll, bool kPf256 = false>
 int launch_fp8_1x128(const mk__quant_params *p, void *stream) {
   const int64_t groups = p->m * (kK / 128);
   const int64_t per_block = (int64_t)(kThreads / 16) * kUnroll;
   const unsigned blocks = (unsigned)((groups + per_block - 1) / per_block);
-  fp8_1x128_kernel<kK, kUe8m0, kThreads, kUnroll><<<blocks, kThreads, 0, (cudaStream_t)stream>>>(*p);
+  fp8_1x128_kernel<kK, kUe8m0, kThreads, kUnroll, kPf256><<<blocks, kThreads, 0, (cudaStream_t)stream>>>(*p);
   return (int)cudaGetLastError();
 }
 #endif

@@ -95,10 +95,12 @@ static int route_once(mk_route_kind kind, int e, int k, int m, int start, int en
   a.masked_ids = mk_tensor_2d(o[8] = dev((size_t)local * m * 4), MK_DTYPE_I32, local, m);
   a.masked_inverse = mk_tensor_2d(o[9] = dev((size_t)m * k * 4), MK_DTYPE_I32, m, k);
   a.remote_count = mk_tensor_1d(o[10] = dev(4), MK_DTYPE_I32, 1);
+  a.path = MK_ROUTE_PATH_AUTO; /* the size serves both paths; a forced path that cannot hold M fails below */
   if ((st = mk_route_workspace_size(&a, &ws_bytes)) != MK_OK) {
     fprintf(stderr, "workspace_size: %s\n", mk_last_error());
     exit(1);
   }
+  a.path = path;
   ws = dev(ws_bytes);
   CHECK_CUDA(cudaMemset(ws, 0, ws_bytes));
   st = mk_route(&a, ws, ws_bytes, NULL);

@@ -23,7 +23,7 @@
 namespace mk {
 namespace quant {
 
-constexpr int kFp8Threads = 256;         /* 16 groups per pass */
+constexpr int kFp8Threads = 128;         /* 8 groups per pass (H200: 1-2% faster than 256, docs/perf.md) */
 constexpr int kFp8Unroll = 4;            /* groups per 16 lanes, loads issued together */
 
 /* ---- kernel ------------------------------------------------------------------------- */

@@ -14,14 +14,4 @@ def link_against_library(ctx, source, out):
 
 def test_api_validation(ctx):
     exe = link_against_library(ctx, ctx.srcdir / "tests/host/test_api.c", ctx.mkdtemp("api") / "test_api")
-    r = ctx.run([exe], check=False)
-    results = []
-    for line in r.stdout.splitlines():
-        if line.startswith("ok "):
-            results.append((line[3:], True, ""))
-        elif line.startswith("not ok "):
-            name, _, why = line[7:].partition(": ")
-            results.append((name, False, why))
-    if r.returncode not in (0, 1) or not results:
-        results.append(("exit", False, f"exit code {r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}"))
-    return results
+    return ctx.run_ok_lines(exe)

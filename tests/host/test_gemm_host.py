@@ -7,25 +7,11 @@ import ctypes
 import sys
 
 
-def _run_ok_lines(ctx, exe):
-    r = ctx.run([exe], check=False)
-    results = []
-    for line in r.stdout.splitlines():
-        if line.startswith("ok "):
-            results.append((line[3:], True, ""))
-        elif line.startswith("not ok "):
-            name, _, why = line[7:].partition(": ")
-            results.append((name, False, why))
-    if r.returncode not in (0, 1) or not results:
-        results.append(("exit", False, f"exit code {r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}"))
-    return results
-
-
 def test_wgmma_descriptor(ctx):
     exe = ctx.mkdtemp("desc") / "test_wgmma_desc"
     ctx.run([ctx.tool("cc"), "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic",
              f"-I{ctx.srcdir}/include", ctx.srcdir / "tests/host/test_wgmma_desc.c", "-o", exe])
-    return _run_ok_lines(ctx, exe)
+    return ctx.run_ok_lines(exe)
 
 
 SHIM = r'''

@@ -1,4 +1,4 @@
-"""The C API's argument validation (tests/host/test_api.c), linked against the
+"""The C API's argument validation (tests/host/test_api_*.c), linked against the
 static instance library exactly as a user would link it."""
 
 
@@ -12,6 +12,18 @@ def link_against_library(ctx, source, out):
     return out
 
 
-def test_api_validation(ctx):
-    exe = link_against_library(ctx, ctx.srcdir / "tests/host/test_api.c", ctx.mkdtemp("api") / "test_api")
-    return ctx.run_ok_lines(exe)
+def _api_program(name):
+    def test(ctx):
+        exe = link_against_library(ctx, ctx.srcdir / f"tests/host/{name}.c", ctx.mkdtemp(name) / name)
+        return ctx.run_ok_lines(exe)
+    test.__name__ = name
+    return test
+
+
+# one program per API family (tests/host/test_api_*.c, sharing api_harness.h)
+test_api_basics = _api_program("test_api_basics")
+test_api_quant = _api_program("test_api_quant")
+test_api_moe = _api_program("test_api_moe")
+test_api_route = _api_program("test_api_route")
+test_api_gemm = _api_program("test_api_gemm")
+test_api_layer = _api_program("test_api_layer")

@@ -111,6 +111,15 @@ static mk_status mk__load_args(const char *fn, void *local, size_t local_size, c
   return MK_OK;
 }
 
+/* workspace_size of an op that needs none: checks the pointers, reports 0. */
+static mk_status mk__no_workspace(const char *fn, const void *args, size_t *bytes) {
+  if (args == NULL) return mk__fail(MK_ERR_INVALID_ARG, "%s: args is NULL", fn);
+  if (bytes == NULL) return mk__fail(MK_ERR_INVALID_ARG, "%s: bytes is NULL", fn);
+  *bytes = 0;
+  mk__clear_error();
+  return MK_OK;
+}
+
 /* ---- registry -------------------------------------------------------------------- */
 static const char *const mk__op_names[MK_OP_COUNT_] = {
   "invalid", "quant_fp8", "quant_mxfp4", "quant_nvfp4", "route", "gemm_fp8", "moe_dispatch", "moe_swiglu",

@@ -60,13 +60,6 @@ static mk_status mk__check_fp4_scales(const char *fn, const mk_tensor *sf, mk_dt
   return mk__fail(MK_ERR_INVALID_ARG, "%s: sf_layout %d is not an mk_sf_layout", fn, (int)layout);
 }
 
-static mk_status mk__no_workspace(const char *fn, const void *args, size_t *bytes) {
-  if (args == NULL) return mk__fail(MK_ERR_INVALID_ARG, "%s: args is NULL", fn);
-  if (bytes == NULL) return mk__fail(MK_ERR_INVALID_ARG, "%s: bytes is NULL", fn);
-  *bytes = 0;
-  return MK_OK;
-}
-
 /* ---- FP8 1x128 ----------------------------------------------------------------------- */
 mk_status mk_quant_fp8_workspace_size(const mk_quant_fp8_args *a, size_t *bytes) {
   return mk__no_workspace("mk_quant_fp8_workspace_size", a, bytes);

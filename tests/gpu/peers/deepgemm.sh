@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# tests/gpu/peers/deepgemm.sh - builds DeepGEMM (deepseek-ai/DeepGEMM) offline, as a peer for the
+# GEMM benchmark (tests/gpu/gemm_bench.py --deepgemm-path).
+#
+#   tests/gpu/peers/deepgemm.sh BUILD_DIR
+#       unpacks .peers/deepgemm.tar.gz into BUILD_DIR/deepgemm, builds its Python extension in place
+#       (no downloads, all cores), links the CUTLASS headers where its runtime compiler looks for
+#       them, imports it once, and prints the environment to use. Anything missing (the tarball,
+#       torch, nvcc, a failed build or import) prints one line "SKIP deepgemm: <reason>" and exits 0,
+#       so the rest of a GPU run goes on. Rebuilds only when the tarball changed.
+#       The last line on success is "DEEPGEMM_PATH=<dir>" (the directory to put on sys.path).
+#
+#   tests/gpu/peers/deepgemm.sh --pack DEEPGEMM_GIT CUTLASS_GIT FMT_GIT
+#       makes .peers/deepgemm.tar.gz from three bare git directories (DeepGEMM's newest commit,
+#       and the CUTLASS and fmt commits its tree pins, or their newest when the pinned one is
+#       missing): DeepGEMM's source without CI files, CUTLASS's include/ and fmt's include/ only,
+#       with their licences. .peers/ is ignored by git: nothing fetched is committed.
+#
+# Environment: CUDA_HOME (else the nvcc on PATH, else /usr/local/cuda), PYTHON (python3),
+# MAX_JOBS (nproc).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+TARBALL=${DEEPGEMM_TARBALL:-$ROOT/.peers/deepgemm.tar.gz}
+PY=${PYTHON:-python3}
+
+skip() { echo "SKIP deepgemm: $*"; exit 0; }
+
+# ---- --pack: the tarball, from bare git directories ------------------------------------------
+pack() {
+  local dg=$1 cutlass=$2 fmt=$3 rev sub
+  PACK_TMP=$(mktemp -d) || exit 1
+  trap 'rm -rf "$PACK_TMP"' EXIT
+  local tmp=$PACK_TMP
+  local top=$tmp/deepgemm
+  mkdir -p "$top"
+  rev=$(git --git-dir="$dg" rev-parse HEAD) || exit 1
+  git --git-dir="$dg" archive --format=tar "$rev" | tar -x -C "$top" || exit 1
+  rm -rf "$top/.github"
+  {
+    echo "deepgemm $rev $(git --git-dir="$dg" log -1 --format=%cs "$rev")"
+  } > "$top/PEER_SOURCES"
+  for sub in cutlass fmt; do
+    local gd=$cutlass pin want
+    [ $sub = fmt ] && gd=$fmt
+    pin=$(git --git-dir="$dg" ls-tree "$rev" "third-party/$sub" | awk '{print $3}')
+    want=$pin
+    if [ -z "$pin" ] || ! git --git-dir="$gd" cat-file -e "$pin^{commit}" 2>/dev/null; then
+      want=$(git --git-dir="$gd" rev-parse HEAD)
+      echo "note: $sub commit '$pin' pinned by DeepGEMM is not in $gd; using its newest, $want" >&2
+    fi
+    rm -rf "${top:?}/third-party/$sub"
+    mkdir -p "$top/third-party/$sub"
+    local lic
+    lic=$(git --git-dir="$gd" ls-tree --name-only "$want" | grep -m1 -E '^LICEN[SC]E') || true
+    # (a mirror may lack some large blobs outside include/: git names them on stderr, harmlessly)
+    git --git-dir="$gd" archive --format=tar "$want" include ${lic:+"$lic"} 2> >(grep -v '^error: invalid object' >&2) |
+      tar -x -C "$top/third-party/$sub" || exit 1
+    [ "$(find "$top/third-party/$sub/include" -type f | wc -l)" = \
+      "$(git --git-dir="$gd" ls-tree -r --name-only "$want" include | wc -l)" ] || { echo "incomplete $sub/include" >&2; exit 1; }
+    echo "$sub $want pinned=${pin:-none}" >> "$top/PEER_SOURCES"
+  done
+  mkdir -p "$(dirname "$TARBALL")"
+  tar -C "$tmp" --owner=0 --group=0 --numeric-owner --sort=name -cf - deepgemm | gzip -9 > "$TARBALL.tmp" || exit 1
+  mv "$TARBALL.tmp" "$TARBALL"
+  cat "$top/PEER_SOURCES"
+  echo "wrote $TARBALL ($(du -h "$TARBALL" | cut -f1))"
+}
+
+if [ "${1:-}" = "--pack" ]; then
+  [ $# -eq 4 ] || { echo "usage: $0 --pack DEEPGEMM_GIT CUTLASS_GIT FMT_GIT"; exit 2; }
+  pack "$2" "$3" "$4"
+  exit $?
+fi
+
+# ---- build -----------------------------------------------------------------------------------
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR | --pack DEEPGEMM_GIT CUTLASS_GIT FMT_GIT"; exit 2; }
+mkdir -p "$1" || skip "cannot create $1"
+BUILD=$(cd "$1" && pwd)
+SRC=$BUILD/deepgemm
+LOG=$BUILD/deepgemm-build.log
+
+[ -f "$TARBALL" ] || skip "no $TARBALL (make it with $0 --pack on a machine with the sources)"
+command -v "$PY" > /dev/null || skip "no $PY"
+"$PY" -c "import torch, setuptools" 2> /dev/null || skip "$PY cannot import torch and setuptools"
+TORCH_CUDA=$("$PY" -c "import torch; print(torch.version.cuda or '')" 2> /dev/null)
+[ -n "$TORCH_CUDA" ] || skip "torch $("$PY" -c 'import torch; print(torch.__version__)') has no CUDA"
+if [ -z "${CUDA_HOME:-}" ]; then
+  if command -v nvcc > /dev/null; then CUDA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+  else CUDA_HOME=/usr/local/cuda; fi
+fi
+[ -x "$CUDA_HOME/bin/nvcc" ] || skip "no nvcc under CUDA_HOME=$CUDA_HOME (DeepGEMM compiles its kernels at run time)"
+NVCC_VER=$("$CUDA_HOME/bin/nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+[ "${NVCC_VER%%.*}" = "${TORCH_CUDA%%.*}" ] ||
+  skip "nvcc $NVCC_VER and torch's CUDA $TORCH_CUDA differ in major version (torch's extension builder refuses)"
+export CUDA_HOME
+export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+
+STAMP=$SRC/.moekit-built
+SUM=$(cksum < "$TARBALL" | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$SUM" ] && ls "$SRC"/deep_gemm/_C*.so > /dev/null 2>&1; then
+  echo "deepgemm: already built from this tarball in $SRC"
+else
+  rm -rf "$SRC"
+  tar -xzf "$TARBALL" -C "$BUILD" || skip "cannot unpack $TARBALL"
+  [ -f "$SRC/setup.py" ] || skip "$TARBALL holds no deepgemm/setup.py"
+  # The runtime compiler includes <cute/...> and <cutlass/...> from deep_gemm/include (as upstream's
+  # develop.sh links them).
+  for d in cute cutlass; do
+    [ -d "$SRC/third-party/cutlass/include/$d" ] || skip "tarball lacks third-party/cutlass/include/$d"
+    ln -sfn "../../third-party/cutlass/include/$d" "$SRC/deep_gemm/include/$d"
+  done
+  echo "deepgemm: building the extension (nvcc $NVCC_VER, torch CUDA $TORCH_CUDA, $MAX_JOBS jobs); log $LOG"
+  t0=$(date +%s)
+  # DG_USE_LOCAL_VERSION=0: no git queries for a version suffix (there is no .git here).
+  # The rpath lets the extension find libnvrtc/libcudart of this CUDA without LD_LIBRARY_PATH.
+  if ! (cd "$SRC" && DG_USE_LOCAL_VERSION=0 LDFLAGS="${LDFLAGS:-} -Wl,-rpath,$CUDA_HOME/lib64" \
+        "$PY" setup.py build_ext --inplace -j "$MAX_JOBS") > "$LOG" 2>&1; then
+    grep -m3 -E 'error|Error' "$LOG" | sed 's/^/  /' >&2
+    skip "build failed after $(( $(date +%s) - t0 )) s (log: $LOG)"
+  fi
+  ls "$SRC"/deep_gemm/_C*.so > /dev/null 2>&1 || skip "build left no deep_gemm/_C*.so (log: $LOG)"
+  echo "$SUM" > "$STAMP"
+  echo "deepgemm: built in $(( $(date +%s) - t0 )) s"
+fi
+
+export DG_JIT_CACHE_DIR=${DG_JIT_CACHE_DIR:-$BUILD/deepgemm-jit-cache}
+if ! out=$(cd "$BUILD" && PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c \
+      "import deep_gemm as d; print('deepgemm: import ok,', d.__version__, d.__file__, 'fp8_gemm_nt' in dir(d))" 2>&1); then
+  echo "$out" | tail -5 | sed 's/^/  /' >&2
+  skip "import deep_gemm failed"
+fi
+echo "$out" | tail -1
+[ -f "$SRC/PEER_SOURCES" ] && sed 's/^/deepgemm source: /' "$SRC/PEER_SOURCES"
+echo "# environment for DeepGEMM:"
+echo "export CUDA_HOME=$CUDA_HOME"
+echo "export DG_JIT_CACHE_DIR=$DG_JIT_CACHE_DIR"
+echo "export PYTHONPATH=$SRC\${PYTHONPATH:+:\$PYTHONPATH}"
+echo "DEEPGEMM_PATH=$SRC"

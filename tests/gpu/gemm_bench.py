@@ -2,6 +2,7 @@
 """FP8 GEMM benchmark: moekit next to cuBLASLt and torch, one process, one run.
 
     python3 tests/gpu/gemm_bench.py --builddir build [--iters 20] [--out gemm_bench.md]
+                                    [--deepgemm-path DIR]
 
 Shapes (issue 4): the dense DeepGEMM set (M = 4096 and 128, plus M = 64 and
 128 for every dense (N, K)), grouped contiguous 4 x 8192 and 8 x 4096,
@@ -23,6 +24,24 @@ Columns:
                  not the same math) for the grouped kinds. Per-call times.
   DeepGEMM       the figures quoted in issue 4 (DeepGEMM 2.6.1 on an H100 80GB),
                  not measured here.
+DeepGEMM measured in this run: when `deep_gemm` imports (from --deepgemm-path
+DIR or $DEEPGEMM_PATH, put first on sys.path, else from the environment; build
+it with tests/gpu/peers/deepgemm.sh), every shape also runs DeepGEMM's FP8 GEMM
+(fp8_gemm_nt, m_grouped_fp8_gemm_nt_contiguous with the same m_indices,
+m_grouped_fp8_gemm_nt_masked with the same masked_m and expected_m) on the same
+quantized A, B and scales as moekit, fp32 scales, UE8M0 cast off (the sm90
+path). Its output must match moekit's (calc_diff < 1e-3) before it is timed.
+  DeepGEMM kernel   kernel time as above, A scales given in the MN-major,
+                    16-byte aligned layout moekit reads (DeepGEMM then launches
+                    only its GEMM kernel)
+  DeepGEMM per-call events as above, A scales given as DeepGEMM's tests make
+                    them ([M, K/128] row-major fp32), so the call includes its
+                    scale transpose kernel; the per-call time with MN-major
+                    scales is listed under the table
+  moekit / DeepGEMM DeepGEMM kernel time / moekit kernel time (> 1: moekit faster)
+The first call of each shape compiles DeepGEMM's kernels (its JIT, cached in
+$DG_JIT_CACHE_DIR): that time is not timed, and the total is printed. Without
+`deep_gemm` the table is the one above, unchanged.
 With --sweep, every built configuration of each shape is timed too (forced
 by name) and listed fastest first: the data to retune the heuristic
 (include/moekit/api/gemm_cost.h) with.
@@ -34,6 +53,7 @@ run (2 x bytes copied / time). Prints a markdown table (and writes it to
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -145,6 +165,57 @@ def safe(fn):
         return f"n/a ({type(e).__name__})"
 
 
+# ---- DeepGEMM, measured in this run when it imports ---------------------------------------------
+DG = None          # the deep_gemm module, or None
+DG_FN = {}         # kind -> DeepGEMM entry point
+DG_MAX_DIFF = 1e-3
+
+
+def load_deepgemm(path):
+    """Imports deep_gemm (from `path` first, when given); returns a line saying what happened."""
+    global DG
+    if path:
+        path = str(Path(path).resolve())
+        sys.path.insert(0, path)
+        # the JIT cache next to the build (tests/gpu/peers/deepgemm.sh uses the same), not in $HOME
+        os.environ.setdefault("DG_JIT_CACHE_DIR", str(Path(path).parent / "deepgemm-jit-cache"))
+    try:
+        import deep_gemm
+    except Exception as e:  # noqa: BLE001 - absent or broken: the bench runs without it
+        if path:
+            return f"DeepGEMM: not measured (import from {path} failed: {type(e).__name__}: {e})"
+        return None
+    names = {  # DeepGEMM 2.x names (the FP8 ones are aliases of the FP8/FP4 entry points)
+        "dense": ("fp8_gemm_nt", "fp8_fp4_gemm_nt"),
+        "contiguous": ("m_grouped_fp8_gemm_nt_contiguous", "m_grouped_fp8_fp4_gemm_nt_contiguous"),
+        "masked": ("m_grouped_fp8_gemm_nt_masked", "m_grouped_fp8_fp4_gemm_nt_masked"),
+    }
+    for kind, cands in names.items():
+        fn = next((getattr(deep_gemm, n) for n in cands if hasattr(deep_gemm, n)), None)
+        if fn is None:
+            return f"DeepGEMM: not measured ({deep_gemm.__file__} has none of {', '.join(cands)})"
+        DG_FN[kind] = fn
+    if torch.cuda.get_device_capability()[0] != 9:
+        return "DeepGEMM: not measured (this bench feeds it fp32 scales, its sm90 path; not an sm90 GPU)"
+    # contiguous groups: moekit's m_indices align every expert to 128 rows; DeepGEMM must expect the same
+    if hasattr(deep_gemm, "set_mk_alignment_for_contiguous_layout"):
+        deep_gemm.set_mk_alignment_for_contiguous_layout(128)
+    elif hasattr(deep_gemm, "get_m_alignment_for_contiguous_layout"):
+        if deep_gemm.get_m_alignment_for_contiguous_layout() != 128:
+            return "DeepGEMM: not measured (its contiguous layout alignment is not 128)"
+    DG = deep_gemm
+    return (f"DeepGEMM: measuring {getattr(deep_gemm, '__version__', '?')} from {Path(deep_gemm.__file__).parent} "
+            f"({DG_FN['dense'].__name__}, {DG_FN['contiguous'].__name__}, {DG_FN['masked'].__name__}); "
+            f"JIT cache {os.environ.get('DG_JIT_CACHE_DIR', '~/.deep_gemm')}")
+
+
+def dg_entry(kind, kernel, call, out, ref, valid):
+    """What the bench needs to check and time DeepGEMM on one shape: `kernel` and `call` run it
+    with MN-major and with row-major A scales, both into `out`; `ref` is moekit's output buffer,
+    and valid(t) the rows of an output that hold results."""
+    return {"kind": kind, "kernel": kernel, "call": call, "out": out, "ref": ref, "valid": valid}
+
+
 # ---- problems ------------------------------------------------------------------------------
 def mk_call(lib, kind, a, sfa, b, sfb, d, **kw):
     kw.update(FORCE)
@@ -154,7 +225,7 @@ def mk_call(lib, kind, a, sfa, b, sfb, d, **kw):
     return (lambda: lib.call("mk_gemm_fp8", args, stream=stream)), info
 
 
-def dense_problem(lib, m, n, k):
+def dense_problem(lib, m, n, k, dg=False):
     qa, sa = gc.quant_rows(torch.randn(m, k, device=DEV))
     qb, sb = gc.quant_blocks(torch.randn(1, n, k, device=DEV))
     qb, sb = qb[0], sb[0]
@@ -168,10 +239,18 @@ def dense_problem(lib, m, n, k):
         "per-tensor": lambda: torch._scaled_mm(qa, qb.t(), scale_a=torch.ones((), device=DEV),
                                                scale_b=torch.ones((), device=DEV), out_dtype=torch.bfloat16),
     }
-    return run, info, peers
+    dgp = None
+    if dg and DG is not None:
+        # A scales: moekit's MN-major buffer ([M, K/128], strides {1, align(M, 4)}: DeepGEMM's
+        # TMA-aligned layout, used as is), or row-major [M, K/128] (DeepGEMM transposes it per call)
+        out = torch.empty(m, n, device=DEV, dtype=torch.bfloat16)
+        fn = DG_FN["dense"]
+        dgp = dg_entry("dense", lambda: fn((qa, sa_cm), (qb, sb), out, disable_ue8m0_cast=True),
+                       lambda: fn((qa, sa), (qb, sb), out, disable_ue8m0_cast=True), out, d, lambda t: t)
+    return run, info, peers, dgp
 
 
-def contiguous_problem(lib, g, per, n, k):
+def contiguous_problem(lib, g, per, n, k, dg=False):
     counts = [per] * g
     m_indices = gc.contiguous_layout(counts, 128, tail_blocks=0)
     m = m_indices.numel()
@@ -187,10 +266,20 @@ def contiguous_problem(lib, g, per, n, k):
     row_b = torch.ones(g, n, device=DEV)
     peers = {"grouped (row-wise)": lambda: torch._scaled_grouped_mm(qa, qb.transpose(-2, -1), row_a, row_b, offs=offs,
                                                                      out_dtype=torch.bfloat16)}
-    return run, info, peers, m
+    dgp = None
+    if dg and DG is not None:
+        out = torch.empty(m, n, device=DEV, dtype=torch.bfloat16)
+        fn = DG_FN["contiguous"]
+        sa_mn = sbuf[:, :m].t()                  # [M, K/128], MN-major, TMA-aligned
+        rows = m_indices >= 0                    # padding rows (-1) hold no result
+        dgp = dg_entry("contiguous",
+                       lambda: fn((qa, sa_mn), (qb, sb), out, m_indices, disable_ue8m0_cast=True),
+                       lambda: fn((qa, sa), (qb, sb), out, m_indices, disable_ue8m0_cast=True),
+                       out, d, lambda t: t[rows])
+    return run, info, peers, m, dgp
 
 
-def masked_problem(lib, g, per, n, k, max_m=None):
+def masked_problem(lib, g, per, n, k, max_m=None, dg=False):
     max_m = max_m or max(per, 16)
     qa, sa = gc.quant_rows(torch.randn(g, max_m, k, device=DEV))
     kb = k // 128
@@ -207,7 +296,16 @@ def masked_problem(lib, g, per, n, k, max_m=None):
     row_b = torch.ones(g, n, device=DEV)
     peers = {"grouped (row-wise)": lambda: torch._scaled_grouped_mm(qa, qb.transpose(-2, -1), row_a, row_b,
                                                                      out_dtype=torch.bfloat16)}
-    return run, info, peers, g * n * k * (1 + 4 / (128 * 128))
+    dgp = None
+    if dg and DG is not None:
+        out = torch.empty(g, max_m, n, device=DEV, dtype=torch.bfloat16)
+        fn = DG_FN["masked"]
+        sa_mn = buf.transpose(1, 2)[:, :max_m]   # [G, max_m, K/128], strides {K/128 * ld, 1, ld}
+        dgp = dg_entry("masked",
+                       lambda: fn((qa, sa_mn), (qb, sb), out, mm, per, disable_ue8m0_cast=True),
+                       lambda: fn((qa, sa), (qb, sb), out, mm, per, disable_ue8m0_cast=True),
+                       out, d, lambda t: t[:, :per])
+    return run, info, peers, g * n * k * (1 + 4 / (128 * 128)), dgp
 
 
 def main():
@@ -216,19 +314,36 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--out", default="", help="also write the markdown table to this file")
     ap.add_argument("--sweep", action="store_true", help="also time every built configuration of each shape")
+    ap.add_argument("--deepgemm-path", default=os.environ.get("DEEPGEMM_PATH", ""), metavar="DIR",
+                    help="directory holding the deep_gemm package (tests/gpu/peers/deepgemm.sh builds one), put "
+                         "first on sys.path; default $DEEPGEMM_PATH. DeepGEMM is measured when it imports")
     a = ap.parse_args()
     torch.manual_seed(0)
     lib = mk.Library(a.builddir)
     built = {(gc.KINDS[e["variant"] & 3], e["n"], e["k"]) for e in lib.registry() if e["op"] == mk.OP_GEMM_FP8}
     timer = Timer(a.iters)
+    dg_note = load_deepgemm(a.deepgemm_path)
+    if dg_note:
+        print(dg_note, flush=True)
     t0 = time.time()
     copy_bw = copy_bandwidth(timer)
     rows, speedups = [], []
+    dg_ratios, dg_jit, dg_notes = [], [], []
+    if DG is None:
+        cols = ["kind", "shape (M x N x K)", "moekit kernel us", "moekit TFLOPS", "moekit per-call us",
+                "per-call TFLOPS", "cuBLASLt blockwise TFLOPS", "cuBLASLt per-tensor TFLOPS", "torch grouped TFLOPS",
+                "DeepGEMM (issue)", "vs blockwise", "kernel"]
+    else:
+        cols = ["kind", "shape (M x N x K)", "moekit kernel us", "moekit TFLOPS", "moekit per-call us",
+                "per-call TFLOPS", "cuBLASLt blockwise TFLOPS", "cuBLASLt per-tensor TFLOPS", "torch grouped TFLOPS",
+                "DeepGEMM kernel us", "DeepGEMM kernel TFLOPS (this run)", "DeepGEMM per-call TFLOPS",
+                "moekit / DeepGEMM (kernel)", "DeepGEMM H100 (issue 4, not this run)", "vs blockwise", "kernel"]
     head = (f"# FP8 GEMM benchmark: {torch.cuda.get_device_name()}, torch {torch.__version__}, library "
             f"'{lib.model}', {a.iters} iterations; device-to-device copy {copy_bw / 1e12:.2f} TB/s\n\n"
-            "| kind | shape (M x N x K) | moekit kernel us | moekit TFLOPS | moekit per-call us | per-call TFLOPS "
-            "| cuBLASLt blockwise TFLOPS | cuBLASLt per-tensor TFLOPS | torch grouped TFLOPS | DeepGEMM (issue) "
-            "| vs blockwise | kernel |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+
+    def not_built(kind, label):
+        return f"| {kind} | {label} | not built |" + " |" * (len(cols) - 3)
 
     sweeps = []
     registry = [e for e in lib.registry() if e["op"] == mk.OP_GEMM_FP8]
@@ -255,7 +370,52 @@ def main():
                                                        for us, name in res))
         print(sweeps[-1], flush=True)
 
-    def add(kind, label, m, n, k, run, info, peers, extra=""):
+    def deepgemm(kind, label, m, n, k, run, kus, dgp):
+        """DeepGEMM on one shape: compile (first call), check against moekit's output, then time.
+        Returns the table cells (kernel us, kernel TFLOPS, per-call TFLOPS, moekit / DeepGEMM)."""
+        name = f"{kind} {label}"
+        try:
+            t = time.time()
+            dgp["kernel"]()
+            dgp["call"]()
+            torch.cuda.synchronize()
+            dg_jit.append(time.time() - t)
+            run()
+            torch.cuda.synchronize()
+            ref = dgp["valid"](dgp["ref"]).clone()
+            diffs = []
+            for fn in (dgp["kernel"], dgp["call"]):
+                dgp["out"].fill_(float("nan"))
+                fn()
+                torch.cuda.synchronize()
+                diffs.append(gc.calc_diff(dgp["valid"](dgp["out"]), ref))
+        except Exception as e:  # noqa: BLE001 - a shape DeepGEMM refuses is reported, not fatal
+            msg = f"DeepGEMM {name}: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+            print(msg, flush=True)
+            dg_notes.append(msg)
+            return [f"n/a ({type(e).__name__})", "", "", ""]
+        if not all(x < DG_MAX_DIFF for x in diffs):  # also false for NaN
+            msg = (f"FAIL DeepGEMM {name}: output differs from moekit's (calc_diff {diffs[0]:.2e} with MN-major "
+                   f"scales, {diffs[1]:.2e} with row-major), not timed")
+            print(msg, flush=True)
+            dg_notes.append(msg)
+            return [f"wrong (diff {max(diffs, key=lambda x: x if x == x else math.inf):.1e})", "", "", ""]
+        dkus = timer.kernel_us(dgp["kernel"])
+        dcus = timer.call_us(dgp["call"])
+        dcus_mn = timer.call_us(dgp["kernel"])
+        nk_kernel = len(set(timer._kernels(timer._profile(dgp["kernel"], 1))) - timer.flush_names)
+        nk_call = len(set(timer._kernels(timer._profile(dgp["call"], 1))) - timer.flush_names)
+        ratio = dkus / kus if kus and dkus else None
+        if ratio:
+            dg_ratios.append(ratio)
+        dg_notes.append(f"DeepGEMM {name}: calc_diff vs moekit {diffs[0]:.1e} / {diffs[1]:.1e}; first call (JIT) "
+                        f"{dg_jit[-1]:.1f} s; kernel {dkus:.1f} us ({nk_kernel} kernel(s)); per-call {dcus:.1f} us "
+                        f"with row-major A scales ({nk_call} kernel(s)), {dcus_mn:.1f} us = "
+                        f"{fmt(tflops(m, n, k, dcus_mn))} TFLOPS with MN-major")
+        print(dg_notes[-1], flush=True)
+        return [fmt(dkus, 1), fmt(tflops(m, n, k, dkus)), fmt(tflops(m, n, k, dcus)), fmt(ratio, 2)]
+
+    def add(kind, label, m, n, k, run, info, peers, extra="", dgp=None):
         kus = timer.kernel_us(run)
         cus = timer.call_us(run)
         peer_tf = {}
@@ -268,9 +428,12 @@ def main():
             ratio = tflops(m, n, k, cus) / bw
             speedups.append(ratio)
         dg = DEEPGEMM.get((kind, m if kind == "dense" else label.split(" ")[0], n, k), "")
-        rows.append(f"| {kind} | {label} | {fmt(kus, 1)} | {fmt(tflops(m, n, k, kus))} | {fmt(cus, 1)} | "
-                    f"{fmt(tflops(m, n, k, cus))} | {fmt(peer_tf.get('blockwise'))} | {fmt(peer_tf.get('per-tensor'))} | "
-                    f"{fmt(peer_tf.get('grouped (row-wise)'))} | {dg} | {fmt(ratio, 2)}{extra} | {info.kernel.decode()} |")
+        cells = [kind, label, fmt(kus, 1), fmt(tflops(m, n, k, kus)), fmt(cus, 1), fmt(tflops(m, n, k, cus)),
+                 fmt(peer_tf.get('blockwise')), fmt(peer_tf.get('per-tensor')), fmt(peer_tf.get('grouped (row-wise)'))]
+        if DG is not None:
+            cells += deepgemm(kind, label, m, n, k, run, kus, dgp) if dgp else ["-", "", "", ""]
+        cells += [str(dg), f"{fmt(ratio, 2)}{extra}", info.kernel.decode()]
+        rows.append("| " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
 
     dense = [(4096, 2112, 7168), (4096, 24576, 1536), (4096, 32768, 512), (4096, 7168, 16384), (4096, 4096, 7168),
@@ -279,28 +442,31 @@ def main():
     dense += [(m, n, k) for n, k in nks for m in (64, 128)]
     for m, n, k in dense:
         if ("dense", n, k) not in built:
-            rows.append(f"| dense | {m} x {n} x {k} | not built | | | | | | | | | |")
+            rows.append(not_built("dense", f"{m} x {n} x {k}"))
             continue
-        run, info, peers = dense_problem(lib, m, n, k)
-        add("dense", f"{m} x {n} x {k}", m, n, k, run, info, peers)
+        run, info, peers, dgp = dense_problem(lib, m, n, k, dg=True)
+        add("dense", f"{m} x {n} x {k}", m, n, k, run, info, peers, dgp=dgp)
+        del dgp
         sweep("dense", f"{m} x {n} x {k}", m, n, k, lambda: dense_problem(lib, m, n, k))
         torch.cuda.empty_cache()
     for g, per in ((4, 8192), (8, 4096)):
         for n, k in ((4096, 7168), (7168, 2048)):
             if ("grouped_contiguous", n, k) not in built:
-                rows.append(f"| contiguous | {g}x{per} x {n} x {k} | not built | | | | | | | | | |")
+                rows.append(not_built("contiguous", f"{g}x{per} x {n} x {k}"))
                 continue
-            run, info, peers, m = contiguous_problem(lib, g, per, n, k)
-            add("contiguous", f"{g}x{per} x {n} x {k}", m, n, k, run, info, peers)
+            run, info, peers, m, dgp = contiguous_problem(lib, g, per, n, k, dg=True)
+            add("contiguous", f"{g}x{per} x {n} x {k}", m, n, k, run, info, peers, dgp=dgp)
+            del dgp
             sweep("contiguous", f"{g}x{per} x {n} x {k}", m, n, k, lambda: contiguous_problem(lib, g, per, n, k))
             torch.cuda.empty_cache()
     for g, per in ((1, 1024), (2, 512), (4, 256)):
         for n, k in ((4096, 7168), (7168, 2048)):
             if ("grouped_masked", n, k) not in built:
-                rows.append(f"| masked | {g}x{per} x {n} x {k} | not built | | | | | | | | | |")
+                rows.append(not_built("masked", f"{g}x{per} x {n} x {k}"))
                 continue
-            run, info, peers, _ = masked_problem(lib, g, per, n, k)
-            add("masked", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers)
+            run, info, peers, _, dgp = masked_problem(lib, g, per, n, k, dg=True)
+            add("masked", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers, dgp=dgp)
+            del dgp
             sweep("masked", f"{g}x{per} x {n} x {k}", g * per, n, k, lambda: masked_problem(lib, g, per, n, k))
             torch.cuda.empty_cache()
     for per in (8, 16, 32, 64):
@@ -308,11 +474,12 @@ def main():
             g = 32
             if ("grouped_masked", n, k) not in built:
                 continue
-            run, info, peers, wbytes = masked_problem(lib, g, per, n, k, max_m=128)
+            run, info, peers, wbytes, dgp = masked_problem(lib, g, per, n, k, max_m=128, dg=True)
             kus = timer.kernel_us(run)
             frac = wbytes / (kus * 1e-6) / copy_bw
             add("decode", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers,
-                extra=f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = {100 * frac:.0f}% of copy")
+                extra=f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = {100 * frac:.0f}% of copy", dgp=dgp)
+            del dgp
             sweep("decode", f"{g}x{per} x {n} x {k}", g * per, n, k,
                   lambda: masked_problem(lib, g, per, n, k, max_m=128))
             torch.cuda.empty_cache()
@@ -321,6 +488,15 @@ def main():
     table = head + "\n" + "\n".join(rows) + (
         f"\n\nGeometric mean of moekit per-call TFLOPS / cuBLASLt blockwise per-call TFLOPS: {fmt(gm, 3)} "
         f"over {len(speedups)} shapes. Ran in {time.time() - t0:.0f} s.\n")
+    if DG is not None:
+        dgm = math.exp(sum(math.log(x) for x in dg_ratios) / len(dg_ratios)) if dg_ratios else None
+        table += (f"\nGeometric mean of DeepGEMM kernel time / moekit kernel time: {fmt(dgm, 3)} over {len(dg_ratios)} "
+                  f"shapes (> 1: moekit faster). DeepGEMM's first calls (JIT compilation, cache "
+                  f"{os.environ.get('DG_JIT_CACHE_DIR', '~/.deep_gemm')}) took {sum(dg_jit):.0f} s in all, "
+                  "not timed.\n")
+        table += "\n## DeepGEMM per shape\n\n" + (dg_note or "") + "\n\n" + "\n".join(f"- {x}" for x in dg_notes) + "\n"
+    elif dg_note:
+        table += "\n" + dg_note + "\n"
     if sweeps:
         table += "\n## Every configuration (--sweep), fastest first\n\n" + "\n".join(f"- {x}" for x in sweeps) + "\n"
     print("\n" + table)

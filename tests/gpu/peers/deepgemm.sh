@@ -89,9 +89,21 @@ if [ -z "${CUDA_HOME:-}" ]; then
   else CUDA_HOME=/usr/local/cuda; fi
 fi
 [ -x "$CUDA_HOME/bin/nvcc" ] || skip "no nvcc under CUDA_HOME=$CUDA_HOME (DeepGEMM compiles its kernels at run time)"
+# Its runtime runs CUDA_HOME/bin/nvcc (or DG_JIT_NVCC_COMPILER) and CUDA_HOME/bin/cuobjdump (to find each
+# compiled kernel's name). A cuobjdump elsewhere on PATH gets a CUDA_HOME of links for the run time.
+RT_CUDA_HOME=$CUDA_HOME
+DG_NVCC=""
+if [ ! -x "$CUDA_HOME/bin/cuobjdump" ]; then
+  command -v cuobjdump > /dev/null || skip "no cuobjdump under CUDA_HOME=$CUDA_HOME nor on PATH (DeepGEMM's runtime needs it)"
+  RT_CUDA_HOME=$BUILD/deepgemm-cuda-home
+  mkdir -p "$RT_CUDA_HOME/bin"
+  ln -sfn "$(command -v cuobjdump)" "$RT_CUDA_HOME/bin/cuobjdump"
+  ln -sfn "$CUDA_HOME/include" "$RT_CUDA_HOME/include"
+  DG_NVCC=$CUDA_HOME/bin/nvcc
+fi
 NVCC_VER=$("$CUDA_HOME/bin/nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
 [ "${NVCC_VER%%.*}" = "${TORCH_CUDA%%.*}" ] ||
-  skip "nvcc $NVCC_VER and torch's CUDA $TORCH_CUDA differ in major version (torch's extension builder refuses)"
+  skip "nvcc $NVCC_VER and torch's CUDA $TORCH_CUDA differ in major version (two CUDA runtimes in one process)"
 export CUDA_HOME
 export MAX_JOBS=${MAX_JOBS:-$(nproc)}
 
@@ -109,13 +121,38 @@ else
     [ -d "$SRC/third-party/cutlass/include/$d" ] || skip "tarball lacks third-party/cutlass/include/$d"
     ln -sfn "../../third-party/cutlass/include/$d" "$SRC/deep_gemm/include/$d"
   done
+  # setup.py imports wheel.bdist_wheel, which newer wheel releases drop (setuptools has the command)
+  SHIMS=""
+  if ! "$PY" -c "import wheel.bdist_wheel" 2> /dev/null; then
+    SHIMS=$BUILD/deepgemm-build-shims
+    mkdir -p "$SHIMS/wheel"
+    : > "$SHIMS/wheel/__init__.py"
+    cat > "$SHIMS/wheel/bdist_wheel.py" <<'PYEOF'
+try:
+    from setuptools.command.bdist_wheel import bdist_wheel  # noqa: F401
+except Exception:  # needs the real wheel package: a stand-in base class (no wheel is built here)
+    from setuptools import Command
+
+    class bdist_wheel(Command):
+        user_options = []
+
+        def initialize_options(self):
+            pass
+
+        def finalize_options(self):
+            pass
+
+        def run(self):
+            raise RuntimeError("bdist_wheel is not available in this build")
+PYEOF
+  fi
   echo "deepgemm: building the extension (nvcc $NVCC_VER, torch CUDA $TORCH_CUDA, $MAX_JOBS jobs); log $LOG"
   t0=$(date +%s)
   # DG_USE_LOCAL_VERSION=0: no git queries for a version suffix (there is no .git here).
   # The rpath lets the extension find libnvrtc/libcudart of this CUDA without LD_LIBRARY_PATH.
   if ! (cd "$SRC" && DG_USE_LOCAL_VERSION=0 LDFLAGS="${LDFLAGS:-} -Wl,-rpath,$CUDA_HOME/lib64" \
-        "$PY" setup.py build_ext --inplace -j "$MAX_JOBS") > "$LOG" 2>&1; then
-    grep -m3 -E 'error|Error' "$LOG" | sed 's/^/  /' >&2
+        PYTHONPATH="${SHIMS:+$SHIMS:}${PYTHONPATH:-}" "$PY" setup.py build_ext --inplace -j "$MAX_JOBS") > "$LOG" 2>&1; then
+    grep -m3 -E ' error: |^[A-Za-z.]*Error: ' "$LOG" | sed 's/^/  /' >&2
     skip "build failed after $(( $(date +%s) - t0 )) s (log: $LOG)"
   fi
   ls "$SRC"/deep_gemm/_C*.so > /dev/null 2>&1 || skip "build left no deep_gemm/_C*.so (log: $LOG)"
@@ -124,7 +161,8 @@ else
 fi
 
 export DG_JIT_CACHE_DIR=${DG_JIT_CACHE_DIR:-$BUILD/deepgemm-jit-cache}
-if ! out=$(cd "$BUILD" && PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c \
+if ! out=$(cd "$BUILD" && env CUDA_HOME="$RT_CUDA_HOME" ${DG_NVCC:+DG_JIT_NVCC_COMPILER="$DG_NVCC"} \
+      PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c \
       "import deep_gemm as d; print('deepgemm: import ok,', d.__version__, d.__file__, 'fp8_gemm_nt' in dir(d))" 2>&1); then
   echo "$out" | tail -5 | sed 's/^/  /' >&2
   skip "import deep_gemm failed"
@@ -132,7 +170,8 @@ fi
 echo "$out" | tail -1
 [ -f "$SRC/PEER_SOURCES" ] && sed 's/^/deepgemm source: /' "$SRC/PEER_SOURCES"
 echo "# environment for DeepGEMM:"
-echo "export CUDA_HOME=$CUDA_HOME"
+echo "export CUDA_HOME=$RT_CUDA_HOME"
+[ -n "$DG_NVCC" ] && echo "export DG_JIT_NVCC_COMPILER=$DG_NVCC"
 echo "export DG_JIT_CACHE_DIR=$DG_JIT_CACHE_DIR"
 echo "export PYTHONPATH=$SRC\${PYTHONPATH:+:\$PYTHONPATH}"
 echo "DEEPGEMM_PATH=$SRC"

@@ -377,6 +377,7 @@ typedef struct mk_gemm_fp8_args {
   int32_t num_sms;       /* 0: all */
   mk_tensor signal;      /* optional: data NULL for none */
   const char *kernel;    /* optional: force an instance by name */
+  int64_t expected_groups; /* masked: hint, groups with rows (0: all); with expected_m */
 } mk_gemm_fp8_args;
 
 /* What a call with these args runs, and the overlap-signal protocol. */
@@ -414,6 +415,9 @@ mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info
  *                    CONTIGUOUS (segments padded to 128 rows) otherwise
  *   stage_events     optional: MK_MOE_LAYER_STAGES + 1 cudaEvent_t, recorded
  *                    before each stage and at the end (per-stage timing)
+ *   no_pdl           0: the stages launch with programmatic dependent launch
+ *                    (each overlaps the tail of the one before; the GEMMs
+ *                    start streaming weights early); 1: plain launches
  * The workspace (mk_moe_layer_workspace_size bytes) must be zero-filled once
  * after it is allocated (mk_route's ticket lives in it); calls leave it so. */
 #define MK_MOE_LAYER_STAGES 6 /* route, dispatch, gemm1, swiglu, gemm2, combine */
@@ -436,6 +440,7 @@ typedef struct mk_moe_layer_args {
   int32_t accumulate;
   mk_moe_layer_path path;
   void **stage_events;
+  int32_t no_pdl;        /* 1: launch the stages plainly (comparisons, debugging) */
 } mk_moe_layer_args;
 
 mk_status mk_moe_layer_workspace_size(const mk_moe_layer_args *args, size_t *bytes);

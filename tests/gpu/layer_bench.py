@@ -182,6 +182,30 @@ STAGES = ("route", "dispatch", "gemm1", "swiglu", "gemm2", "combine")
 TORCH_STAGES = ("route", "sort+quant+gather", "gemm1", "act+requant", "gemm2", "combine")
 
 
+def kernel_table(fn, m, graph_us_total):
+    """Each kernel of one layer call (eager, PDL on): device us, mean of 10 calls."""
+    from torch.profiler import ProfilerActivity, profile
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(10):
+            fn()
+        torch.cuda.synchronize()
+    rows, total = [], 0.0
+    for e in prof.key_averages():
+        if not str(getattr(e, "device_type", "")).endswith("CUDA"):
+            continue
+        t = getattr(e, "device_time_total", None)
+        t = (t if t is not None else getattr(e, "cuda_time_total", 0)) / 10.0
+        total += t
+        rows.append((t, e.count / 10.0, e.key))
+    rows.sort(reverse=True)
+    out = [f"# M={m}: kernels of one call (device us, eager); their sum {total:.1f} us, the graph's total "
+           f"{graph_us_total:.1f} us (the rest: launch gaps and dependencies)"]
+    out += [f"#   {t:8.1f} us  x{c:.0f}  {name[:110]}" for t, c, name in rows]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--builddir", default="build-ds")
@@ -190,6 +214,8 @@ def main():
     ap.add_argument("--path", choices=("auto", "contiguous", "masked"), default="auto",
                     help="force the expert layout (the auto choice is mk_moe_layer_pick_path's)")
     ap.add_argument("--no-torch", action="store_true", help="moekit only (path sweeps)")
+    ap.add_argument("--kernels", default="1,16",
+                    help="M values whose kernels are listed one by one (device time, torch.profiler)")
     a = ap.parse_args()
     cfg = json.loads((Path(a.builddir) / "config.json").read_text())
     man = gen.load(cfg["manifest"])
@@ -212,9 +238,11 @@ def main():
     name = torch.cuda.get_device_name()
     lines = [f"# layer_bench on {name}: {man.name} (H {H}, I {I}, E {E}, top-{K}, {man.routing['kind']}); "
              f"copy {copy_bw:.0f} GB/s",
-             "| M | moekit us (graph) | torch us (graph) | torch / moekit | moekit stages us: " + " / ".join(STAGES)
-             + " | torch stages us: " + " / ".join(TORCH_STAGES) + " | HBM floor us | moekit / floor | path |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| M | moekit us (graph) | no PDL us (graph) | torch us (graph) | torch / moekit | moekit stages us: "
+             + " / ".join(STAGES) + " | torch stages us: " + " / ".join(TORCH_STAGES)
+             + " | HBM floor us | moekit / floor | path |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    kernel_lines = []
     print("\n".join(lines))
     for m in (int(v) for v in a.ms.split(",")):
         x = torch.randn(m, H, device=DEV).to(torch.bfloat16)
@@ -239,6 +267,11 @@ def main():
             lib.call("mk_moe_layer_forward", args, workspace=wsp, workspace_bytes=nbytes,
                      stream=stream or torch.cuda.current_stream().cuda_stream)
         mk_us = graph_us(run_mk)
+        args.no_pdl = 1
+        plain_us = graph_us(run_mk)
+        args.no_pdl = 0
+        if str(m) in a.kernels.split(","):
+            kernel_lines += kernel_table(run_mk, m, mk_us)
         # stages (eager)
         ev = rt.events(len(STAGES) + 1)
         args.stage_events = ctypes.cast(ev, ctypes.POINTER(ctypes.c_void_p))
@@ -283,11 +316,13 @@ def main():
             wbytes = touched * (3 * H * I) * (1 + 4 / (128 * 128))
             floor_us = wbytes / (copy_bw * 1e3)
             floor, vs_floor = f"{floor_us:.1f}", f"{mk_us / floor_us:.2f}x"
-        row = (f"| {m} | {mk_us:.1f} | {th_txt} | {ratio} | " + " / ".join(f"{v:.1f}" for v in mk_st) +
+        row = (f"| {m} | {mk_us:.1f} | {plain_us:.1f} | {th_txt} | {ratio} | " + " / ".join(f"{v:.1f}" for v in mk_st) +
                f" | {th_st_txt} | {floor} | {vs_floor} | {'masked' if path.value == 2 else 'contiguous'} |")
         print(row, flush=True)
         lines.append(row)
         del ws
+    print("\n".join(kernel_lines))
+    lines += kernel_lines
     if a.out:
         Path(a.out).write_text("\n".join(lines) + "\n")
 

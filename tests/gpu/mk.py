@@ -84,7 +84,8 @@ OP_GEMM_FP8 = 5
 struct("mk_gemm_fp8_args", [("kind", ctypes.c_int), ("a", Tensor), ("a_scales", Tensor), ("b", Tensor),
                             ("b_scales", Tensor), ("d", Tensor), ("m_indices", Tensor), ("masked_m", Tensor),
                             ("expected_m", ctypes.c_int64), ("group_align", ctypes.c_int32),
-                            ("num_sms", ctypes.c_int32), ("signal", Tensor), ("kernel", ctypes.c_char_p)])
+                            ("num_sms", ctypes.c_int32), ("signal", Tensor), ("kernel", ctypes.c_char_p),
+                            ("expected_groups", ctypes.c_int64)])
 struct("mk_gemm_fp8_info", [("kernel", ctypes.c_char_p), ("block_m", ctypes.c_int32), ("block_n", ctypes.c_int32),
                             ("signal_threshold", ctypes.c_int32), ("swap_ab", ctypes.c_int32),
                             ("num_signals", ctypes.c_int64)])
@@ -109,7 +110,7 @@ struct("mk_moe_layer_args", [("kind", ctypes.c_int), ("top_k", ctypes.c_int32), 
                              ("w2_scales", Tensor), ("y", Tensor), ("clamped", ctypes.c_int32),
                              ("interleaved", ctypes.c_int32), ("alpha", ctypes.c_float), ("limit", ctypes.c_float),
                              ("accumulate", ctypes.c_int32), ("path", ctypes.c_int),
-                             ("stage_events", ctypes.POINTER(ctypes.c_void_p))])
+                             ("stage_events", ctypes.POINTER(ctypes.c_void_p)), ("no_pdl", ctypes.c_int32)])
 
 
 class Library:

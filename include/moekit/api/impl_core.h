@@ -26,6 +26,10 @@ static mk_status mk__fail(mk_status status, const char *fmt, ...) {
 
 static void mk__clear_error(void) { mk__err[0] = 0; }
 
+/* Launch flags (MK__PDL_*) for the kernels of the calls made while it is set:
+ * the layer sets it around its chain of entry-point calls; 0 otherwise. */
+static _Thread_local int32_t mk__pdl_mode;
+
 const char *mk_status_str(mk_status s) {
   switch (s) {
     case MK_OK: return "ok";

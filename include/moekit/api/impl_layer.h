@@ -208,8 +208,30 @@ static mk_status mk__layer_stage(const char *fn, const char *stage, mk_status st
   return st;
 }
 
+static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args, void *ws, size_t ws_bytes,
+                                   void *stream);
+
+/* NOTE: the stages launch with programmatic dependent launch (core/platform.h):
+ * each kernel's launch and prologue overlap the tail of the one before, and
+ * the GEMMs stream their first weight tiles before the kernel before them
+ * finishes. Stage events (stage_events) cut the chain where they sit. */
 mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *ws, size_t ws_bytes, void *stream) {
   static const char fn[] = "mk_moe_layer_forward";
+  mk_status st;
+  uint32_t size = 0;
+  int32_t no_pdl = 0;
+  if (args != NULL) { /* read no_pdl only where the caller's struct has it */
+    memcpy(&size, args, sizeof size);
+    if (size >= offsetof(mk_moe_layer_args, no_pdl) + sizeof no_pdl) no_pdl = args->no_pdl;
+  }
+  mk__pdl_mode = no_pdl ? 0 : MK__PDL_LAUNCH | MK__PDL_PREFETCH;
+  st = mk__layer_forward(fn, args, ws, ws_bytes, stream);
+  mk__pdl_mode = 0;
+  return st;
+}
+
+static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args, void *ws, size_t ws_bytes,
+                                   void *stream) {
   mk_moe_layer_args a;
   mk__layer_plan pl;
   mk_route_args r;
@@ -270,8 +292,10 @@ mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *ws, size_t w
   g.b_scales = a.w13_scales;
   g.d = mk__rows_view(w + pl.h, MK_DTYPE_BF16, &pl, 2 * pl.inter);
   if (pl.path == MK_MOE_LAYER_MASKED) {
+    /* the experts the batch reaches (at most M * top_k) and their rows */
     g.masked_m = r.expert_counts;
-    g.expected_m = (pl.m * pl.top_k + pl.experts - 1) / pl.experts;
+    g.expected_groups = pl.m * pl.top_k < pl.experts ? pl.m * pl.top_k : pl.experts;
+    g.expected_m = (pl.m * pl.top_k + g.expected_groups - 1) / g.expected_groups;
   } else {
     g.m_indices = r.sorted_experts;
     g.group_align = MK__LAYER_BLOCK_M;

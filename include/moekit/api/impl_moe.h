@@ -176,6 +176,7 @@ mk_status mk_moe_dispatch(const mk_moe_dispatch_args *args, void *ws, size_t ws_
   p.capacity = r.rows;
   p.m = m;
   p.top_k = top_k;
+  p.pdl = mk__pdl_mode & MK__PDL_LAUNCH;
   return mk__launch(fn, e, &p, stream);
 }
 
@@ -239,6 +240,7 @@ mk_status mk_moe_swiglu(const mk_moe_swiglu_args *args, void *ws, size_t ws_byte
   p.rows = rq.rows;
   p.alpha = a.alpha;
   p.limit = a.limit;
+  p.pdl = mk__pdl_mode & MK__PDL_LAUNCH;
   return mk__launch(fn, e, &p, stream);
 }
 
@@ -285,6 +287,7 @@ mk_status mk_moe_combine(const mk_moe_combine_args *args, void *ws, size_t ws_by
   p.m = m;
   p.top_k = top_k;
   p.accumulate = a.accumulate != 0;
+  p.pdl = mk__pdl_mode & MK__PDL_LAUNCH;
   return mk__launch(fn, e, &p, stream);
 }
 

@@ -263,6 +263,7 @@ mk_status mk_route(const mk_route_args *args, void *workspace, size_t workspace_
   snprintf(what, sizeof what, "%s routing of E=%d experts, top_k=%d", mk__route_kind_name(a.kind), p.experts, p.top_k);
   if ((st = mk__select(fn, MK_OP_ROUTE, (uint32_t)a.kind, 0, 0, p.experts, p.top_k, what, &entry)) != MK_OK) return st;
   p.workspace = workspace;
+  p.pdl = mk__pdl_mode & MK__PDL_LAUNCH;
   return mk__launch(fn, entry, &p, stream);
 }
 

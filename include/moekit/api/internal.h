@@ -47,6 +47,18 @@ int mk__device_sm_count(int *count);
 const char *mk__device_error_string(int code);
 int mk__device_event_record(void *event, void *stream);
 
+/* ---- launch flags ---------------------------------------------------------------- */
+/* Programmatic dependent launch (core/platform.h, mk_pdl_wait). The layer
+ * sets them for its chain of kernels; single entry points launch plainly.
+ *   MK__PDL_LAUNCH    launch with cudaLaunchAttributeProgrammaticStreamSerialization
+ *   MK__PDL_PREFETCH  GEMM only: read the weights, their scales and the routing
+ *                     results (masked_m / m_indices) before mk_pdl_wait. Safe
+ *                     only when whatever wrote them ran two or more launches
+ *                     earlier and the launch right before waits before it
+ *                     triggers (every moekit kernel but the GEMM does). */
+#define MK__PDL_LAUNCH 1
+#define MK__PDL_PREFETCH 2
+
 /* ---- op params ------------------------------------------------------------------ */
 /* Routing (kernels/route/): filled by mk_route (api/impl_route.h). The kind
  * is the registry variant; the launch geometry comes from
@@ -76,6 +88,8 @@ typedef struct mk__route_params {
   int32_t threads, topk_ctas, fused_smem, topk_smem;
   int32_t chunk_tokens, num_chunks, scan_ctas, count_smem, scan_smem, scatter_smem;
   int64_t ws_sid, ws_chunks, ws_totals;
+  int32_t pdl;                 /* MK__PDL_* launch flags */
+  int32_t pad_;
 } mk__route_params;
 
 typedef struct mk__quant_params {
@@ -88,7 +102,7 @@ typedef struct mk__quant_params {
   const float *global_scale;   /* nvfp4 only */
   int64_t m;
   int32_t sf_layout;           /* mk_sf_layout (fp4 only) */
-  int32_t pad_;
+  int32_t pdl;                 /* MK__PDL_* launch flags */
 } mk__quant_params;
 
 /* ---- MoE glue kernels (kernels/moe) ------------------------------------------------ */
@@ -110,7 +124,7 @@ typedef struct mk__dispatch_params {
   int64_t capacity;            /* rows of the destination buffers */
   int64_t m;
   int32_t top_k;
-  int32_t pad_;
+  int32_t pdl;                 /* MK__PDL_* launch flags */
 } mk__dispatch_params;
 
 typedef struct mk__swiglu_params {
@@ -124,6 +138,8 @@ typedef struct mk__swiglu_params {
   const int32_t *masked_m;     /* masked: valid rows of each group; or NULL */
   int64_t rows;
   float alpha, limit;          /* clamped variant */
+  int32_t pdl;                 /* MK__PDL_* launch flags */
+  int32_t pad_;
 } mk__swiglu_params;
 
 typedef struct mk__combine_params {
@@ -136,6 +152,8 @@ typedef struct mk__combine_params {
   int64_t m;
   int32_t top_k;
   int32_t accumulate;          /* 1: y += sum (e.g. onto the shared expert's output) */
+  int32_t pdl;                 /* MK__PDL_* launch flags */
+  int32_t pad_;
 } mk__combine_params;
 
 /* The plain float32 reference of a whole layer (kernels/moe/reference.cuh). */
@@ -192,6 +210,8 @@ typedef struct mk__gemm_params {
   int64_t signal_group_stride;   /* counters per group: ceil(m / block_m) */
   int32_t groups;                /* experts (dense: 1) */
   int32_t num_sms;               /* persistent grid: CTAs at most */
+  int32_t pdl;                   /* MK__PDL_* launch flags */
+  int32_t pad_;
 } mk__gemm_params;
 
 #ifdef __cplusplus

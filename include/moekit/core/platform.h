@@ -119,4 +119,28 @@ MK_HD float mk_fdiv_rn(float a, float b) {
 #define mk_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
 #endif
 
+/* ---- programmatic dependent launch (sm_90+) ------------------------------------ */
+/* A kernel launched with the programmatic-serialization attribute may start
+ * while the kernel before it on the stream is still running. mk_pdl_wait()
+ * blocks until that kernel has completed and its writes are visible: every
+ * moekit kernel calls it before its first global-memory access that could
+ * depend on an earlier kernel (read or write). mk_pdl_trigger() lets the next
+ * kernel start launching; moekit kernels call it only after their own wait,
+ * so a kernel that has been launched knows that everything two launches back
+ * has completed (the GEMM's weight prefetch relies on this, see
+ * docs/moe.md). Both are no-ops without the attribute, on older GPUs, on AMD
+ * and in the host emulator. */
+#if defined(MK_DEV)
+MK_DEV void mk_pdl_wait(void) {
+#if defined(MK_DEVICE_NV) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+MK_DEV void mk_pdl_trigger(void) {
+#if defined(MK_DEVICE_NV) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+#endif
+
 #endif /* MOEKIT_CORE_PLATFORM_H */

@@ -13,6 +13,7 @@
 
 #include <cuda_runtime.h>
 
+#include "moekit/nv/launch.cuh"
 #include "moekit/nv/tensor_map.h"
 
 namespace mk {
@@ -74,18 +75,18 @@ int launch_sm90_fp8_gemm(const mk__gemm_params *p, void *stream) {
                                                        kClusterN, kSwapAB>;
   /* once per instance: the shared-memory opt-in and how many clusters fit at once */
   static int max_ctas = 0; /* NOTE: benign race, every thread computes the same value */
-  cudaLaunchConfig_t lc;
-  cudaLaunchAttribute attr[1];
-  lc.blockDim = dim3(cfg::kThreads, 1, 1);
-  lc.dynamicSmemBytes = cfg::kSmemBytes;
-  lc.stream = (cudaStream_t)stream;
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = cfg::kCluster;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  lc.attrs = attr;
-  lc.numAttrs = cfg::kCluster > 1 ? 1 : 0;
   if (max_ctas == 0) {
+    cudaLaunchConfig_t lc;
+    cudaLaunchAttribute attr[1];
+    lc.blockDim = dim3(cfg::kThreads, 1, 1);
+    lc.dynamicSmemBytes = cfg::kSmemBytes;
+    lc.stream = (cudaStream_t)stream;
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = cfg::kCluster;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    lc.attrs = attr;
+    lc.numAttrs = cfg::kCluster > 1 ? 1 : 0;
     cudaError_t rc = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::kSmemBytes);
     if (rc != cudaSuccess) return (int)rc;
     int fit = 1 << 30; /* no limit but the SM count */
@@ -118,10 +119,8 @@ int launch_sm90_fp8_gemm(const mk__gemm_params *p, void *stream) {
   if (ctas > units * cfg::kCluster) ctas = units * cfg::kCluster;
   ctas = ctas / cfg::kCluster * cfg::kCluster;
   if (ctas <= 0) ctas = cfg::kCluster;
-  lc.gridDim = dim3((unsigned)ctas, 1, 1);
-  const cudaError_t err = cudaLaunchKernelEx(&lc, kernel, ta, tsfa, tb, td, *p, sfa_group_inner);
-  if (err != cudaSuccess) (void)cudaGetLastError(); /* do not leave it for the caller's next check */
-  return (int)err;
+  return nv::launch(kernel, dim3((unsigned)ctas), dim3(cfg::kThreads), cfg::kSmemBytes, stream, p->pdl, cfg::kCluster,
+                    ta, tsfa, tb, td, *p, sfa_group_inner);
 }
 
 }  // namespace gemm

@@ -19,6 +19,7 @@
 #include "moekit/api/internal.h"
 #include "moekit/core/formats.h"
 #include "moekit/core/warp.h"
+#include "moekit/nv/launch.cuh"
 
 namespace mk {
 namespace moe {
@@ -38,6 +39,8 @@ MK_DEV void bf16x8_unpack(const mk_u32x4 &v, float (&f)[8]) {
 /* ---- kernel ------------------------------------------------------------------------------ */
 template <int kH>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kCombineThreads) combine_kernel(const mk__combine_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   static_assert(kH % 8 == 0, "hidden must be a multiple of 8");
   constexpr int kChunks = kH / 8;
   __shared__ int64_t rows[kCombineMaxTopK];
@@ -91,8 +94,8 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kCombineThreads) combine_kernel(const mk__combin
 template <int kH>
 int launch_combine(const mk__combine_params *p, void *stream) {
   const dim3 grid((unsigned)p->m, (kH / 8 + kCombineThreads - 1) / kCombineThreads);
-  if (p->m > 0) combine_kernel<kH><<<grid, kCombineThreads, 0, (cudaStream_t)stream>>>(*p);
-  return (int)cudaGetLastError();
+  if (p->m <= 0) return 0;
+  return nv::launch(combine_kernel<kH>, grid, dim3(kCombineThreads), 0, stream, p->pdl, 1, *p);
 }
 #endif
 

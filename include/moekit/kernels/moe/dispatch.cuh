@@ -21,6 +21,7 @@
 #define MOEKIT_KERNELS_MOE_DISPATCH_CUH
 
 #include "moekit/kernels/quant/common.cuh"
+#include "moekit/nv/launch.cuh"
 
 namespace mk {
 namespace moe {
@@ -104,6 +105,8 @@ MK_DEV void quantize_and_scatter(const mk__dispatch_params &p, const mk_u32x4 &v
 /* kGroup = 128: FP8 1x128 with f32 scales; kGroup = 32: MXFP4. */
 template <int kK, int kGroup>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kDispatchThreads) dispatch_kernel(const mk__dispatch_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   static_assert(kGroup == 128 || kGroup == 32, "FP8 1x128 or MXFP4");
   static_assert(kK % kGroup == 0, "K must be a multiple of the group");
   constexpr int kLanes = kGroup / 8;                   /* lanes per group, 8 bf16 each */
@@ -154,8 +157,8 @@ template <int kK, int kGroup>
 int launch_dispatch(const mk__dispatch_params *p, void *stream) {
   const int64_t fill = p->sorted_ids ? (p->capacity + kFillRows - 1) / kFillRows : 0;
   const int64_t blocks = p->m + fill;
-  if (blocks > 0) dispatch_kernel<kK, kGroup><<<(unsigned)blocks, kDispatchThreads, 0, (cudaStream_t)stream>>>(*p);
-  return (int)cudaGetLastError();
+  if (blocks <= 0) return 0;
+  return nv::launch(dispatch_kernel<kK, kGroup>, dim3((unsigned)blocks), dim3(kDispatchThreads), 0, stream, p->pdl, 1, *p);
 }
 #endif
 

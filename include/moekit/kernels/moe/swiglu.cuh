@@ -23,6 +23,7 @@
 #define MOEKIT_KERNELS_MOE_SWIGLU_CUH
 
 #include "moekit/kernels/quant/common.cuh"
+#include "moekit/nv/launch.cuh"
 
 namespace mk {
 namespace moe {
@@ -60,6 +61,8 @@ MK_DEV bool swiglu_row_valid(const mk__swiglu_params &p, int64_t r) {
 /* ---- kernel ------------------------------------------------------------------------------ */
 template <int kI, bool kClamped, bool kInterleaved>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kSwigluThreads) swiglu_fp8_kernel(const mk__swiglu_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   static_assert(kI % 128 == 0, "the intermediate size must be a multiple of 128");
   constexpr int kKb = kI / 128;
   constexpr int kHalfWarps = kSwigluThreads / 16;
@@ -132,9 +135,9 @@ int launch_swiglu_fp8(const mk__swiglu_params *p, void *stream) {
   const int64_t groups = p->rows * (kI / 128);
   const int64_t per_block = (int64_t)(kSwigluThreads / 16) * kSwigluUnroll;
   const int64_t blocks = (groups + per_block - 1) / per_block;
-  if (blocks > 0)
-    swiglu_fp8_kernel<kI, kClamped, kInterleaved><<<(unsigned)blocks, kSwigluThreads, 0, (cudaStream_t)stream>>>(*p);
-  return (int)cudaGetLastError();
+  if (blocks <= 0) return 0;
+  return nv::launch(swiglu_fp8_kernel<kI, kClamped, kInterleaved>, dim3((unsigned)blocks), dim3(kSwigluThreads), 0, stream,
+                    p->pdl, 1, *p);
 }
 #endif
 

@@ -111,6 +111,8 @@ MK_DEV void fp4_body(const mk__quant_params &p) {
 /* kGroup = 32: MXFP4 (ue8m0 scales); kGroup = 16: NVFP4 (ue4m3 scales). */
 template <int kK, int kGroup>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kFp4Threads) fp4_kernel(const mk__quant_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   static_assert(kGroup == 32 || kGroup == 16, "MXFP4 groups are 32, NVFP4 groups 16");
   static_assert(kK % kGroup == 0, "K must be a multiple of the group size");
   if (p.sf_layout == MK_SF_SWIZZLED_128X4) fp4_body<kK, kGroup, true>(p);

@@ -32,6 +32,8 @@ constexpr int kFp8Unroll = 4;            /* groups per 16 lanes, loads issued to
  * (4 KB contiguous), so DRAM sees the input as one stream. */
 template <int kK, bool kUe8m0, int kThreads = kFp8Threads, int kUnroll = kFp8Unroll, bool kPf256 = false>
 MK_KERNEL void MK_LAUNCH_BOUNDS(kThreads) fp8_1x128_kernel(const mk__quant_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   static_assert(kK % 128 == 0, "K must be a multiple of 128");
   constexpr int kKb = kK / 128;
   constexpr int kHalfWarps = kThreads / 16;

@@ -29,6 +29,8 @@ namespace route {
 
 template <int kKind, int kExperts, int kTopK, int kDtype>
 MK_KERNEL void MK_ROUTE_BOUNDS(mk__route_threads(kKind, kExperts)) fused_kernel(const mk__route_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   MK_ROUTE_DYN_SMEM(smem);
   __shared__ int s_last;
   const int tid = thread_x(), lane = tid % kWarp, warp = tid / kWarp, warps = block_dim() / kWarp;

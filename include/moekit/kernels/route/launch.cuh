@@ -8,6 +8,7 @@
 
 #include "moekit/kernels/route/fused.cuh"
 #include "moekit/kernels/route/multi.cuh"
+#include "moekit/nv/launch.cuh"
 
 #if defined(MK_CUDA) && !defined(MK_NO_LAUNCHERS)
 namespace mk {
@@ -16,15 +17,16 @@ namespace route {
 template <int kKind, int kExperts, int kTopK, int kDtype>
 int launch_route_dtype(const mk__route_params *p, void *stream) {
   const cudaStream_t st = (cudaStream_t)stream;
-  if (p->path == 1) {
-    fused_kernel<kKind, kExperts, kTopK, kDtype><<<p->topk_ctas, p->threads, p->fused_smem, st>>>(*p);
-    return (int)cudaGetLastError();
-  }
-  topk_kernel<kKind, kExperts, kTopK, kDtype><<<p->topk_ctas, p->threads, p->topk_smem, st>>>(*p);
-  count_kernel<kTopK><<<p->num_chunks, p->threads, p->count_smem, st>>>(*p);
-  scan_kernel<kTopK><<<p->scan_ctas, p->threads, p->scan_smem, st>>>(*p);
-  scatter_kernel<kTopK><<<p->num_chunks, p->threads, p->scatter_smem, st>>>(*p);
-  return (int)cudaGetLastError();
+  const int32_t f = p->pdl;
+  if (p->path == 1)
+    return nv::launch(fused_kernel<kKind, kExperts, kTopK, kDtype>, dim3(p->topk_ctas), dim3(p->threads), p->fused_smem,
+                      st, f, 1, *p);
+  int rc = nv::launch(topk_kernel<kKind, kExperts, kTopK, kDtype>, dim3(p->topk_ctas), dim3(p->threads), p->topk_smem,
+                      st, f, 1, *p);
+  if (!rc) rc = nv::launch(count_kernel<kTopK>, dim3(p->num_chunks), dim3(p->threads), p->count_smem, st, f, 1, *p);
+  if (!rc) rc = nv::launch(scan_kernel<kTopK>, dim3(p->scan_ctas), dim3(p->threads), p->scan_smem, st, f, 1, *p);
+  if (!rc) rc = nv::launch(scatter_kernel<kTopK>, dim3(p->num_chunks), dim3(p->threads), p->scatter_smem, st, f, 1, *p);
+  return rc;
 }
 
 /* The logits dtype is a runtime choice: all three are instantiated. */

@@ -31,6 +31,8 @@ namespace route {
 /* ---- 1. top-k ------------------------------------------------------------------------- */
 template <int kKind, int kExperts, int kTopK, int kDtype>
 MK_KERNEL void MK_ROUTE_BOUNDS(mk__route_threads(kKind, kExperts)) topk_kernel(const mk__route_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   MK_ROUTE_DYN_SMEM(smem); /* [warps][E] f32 score rows (grouped selection only) */
   const int tid = thread_x(), lane = tid % kWarp, warp = tid / kWarp, warps = block_dim() / kWarp;
   int16_t *ws_sid = (int16_t *)((unsigned char *)p.workspace + p.ws_sid);
@@ -44,6 +46,8 @@ MK_KERNEL void MK_ROUTE_BOUNDS(mk__route_threads(kKind, kExperts)) topk_kernel(c
 /* ---- 2. per-chunk histograms ------------------------------------------------------------- */
 template <int kTopK>
 MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) count_kernel(const mk__route_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   MK_ROUTE_DYN_SMEM(smem); /* [E_l + 1] i32 */
   int *hist = (int *)smem;
   const int tid = thread_x(), nthreads = block_dim(), c = block_x();
@@ -68,6 +72,8 @@ MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) count_kernel(const mk__route_params 
  * chunk's row; warp w covers a contiguous range of chunks. */
 template <int kTopK>
 MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) scan_kernel(const mk__route_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   MK_ROUTE_DYN_SMEM(smem); /* [warps][W] i32: the warps' partial column sums */
   int *part = (int *)smem;
   const int tid = thread_x(), lane = tid % kWarp, warp = tid / kWarp, warps = block_dim() / kWarp;
@@ -105,6 +111,8 @@ MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) scan_kernel(const mk__route_params p
 /* ---- 4. offsets, ranks, scatter ---------------------------------------------------------- */
 template <int kTopK>
 MK_KERNEL void MK_ROUTE_BOUNDS(kMaxThreads) scatter_kernel(const mk__route_params p) {
+  mk_pdl_wait(); /* before any global access: the previous kernel may still run */
+  mk_pdl_trigger();
   MK_ROUTE_DYN_SMEM(smem); /* sort.cuh rank state for chunk_tokens tokens */
   const int tid = thread_x(), nthreads = block_dim(), c = block_x();
   const int local = p.expert_end - p.expert_start;

@@ -82,6 +82,18 @@ def _gemm_shape(v):
     return None
 
 
+GEMM_KINDS = ("dense", "grouped_contiguous", "grouped_masked")
+
+
+def _gemm_extra(v):
+    """A GEMM configuration to build beside the chosen ones: "kind:BMxBN[:a|b|swap|swap-a]"."""
+    m = re.fullmatch(r"([a-z_]+):([0-9]{2,3})x([0-9]{2,3})(?::(a|b|swap|swap-a))?", v)
+    if not m or m.group(1) not in GEMM_KINDS:
+        return (f"{v!r} is not \"kind:BMxBN[:a|b|swap|swap-a]\" with kind one of {', '.join(GEMM_KINDS)} "
+                f"(a/b: clusters of 2 sharing A/B, swap: weights on the MMA's M side)")
+    return None
+
+
 def _name(v):
     return None if re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", v) else (
         f"{v!r} is not a name; allowed: lower-case letters, digits, '_', '.', '-' (1-64 chars)")
@@ -129,6 +141,9 @@ SCHEMA = {
     "gemm": {
         "dense": (list, False, [], _list_of(_gemm_shape, nonempty=False)),
         "configs": (str, False, "auto", _one_of(("auto", "minimal"))),
+        # more configurations for every (N, K) of a kind, "kind:BMxBN[:a|b|swap|swap-a]"
+        # (tuning: tests/gpu/gemm_bench.py --sweep times every built one)
+        "extra": (list, False, [], _list_of(_gemm_extra, nonempty=False)),
     },
 }
 REQUIRED_SECTIONS = ("model", "routing", "quant")

@@ -42,6 +42,9 @@ REPRESENTATIVE = {
     "grouped_masked": (1, 4, 16, 32, 64, 128, 256, 512, 1024),
 }
 MINIMAL = {"dense": (4096,), "grouped_contiguous": (8192,), "grouped_masked": (16,)}
+# Masked decode: M tokens reach about min(E, M * top_k) experts with one row
+# each (the layer passes that as expected_groups): the few-group problems.
+DECODE_TOKENS = (1, 2, 4, 8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,17 +99,20 @@ def cost(kind: str, m: int, groups: int, n: int, k: int, c: Config, sms: int = S
     waves = ceil_div(tiles, ctas)
     active = min(tiles, ctas)
     mma_n = c.block_m if c.swap_ab else c.block_n
-    wgs = c.block_n // 64 if c.swap_ab else c.block_m // 64
+    halves = 2 if not c.swap_ab and c.block_m == 256 else 1
+    wgs = c.block_n // 64 if c.swap_ab else c.block_m // 64 // halves
     mma = 64.0 * mma_n * 128.0 * 2.0 / 8192.0
     mma_wg = max(mma, 64.0)
     promote = mma_n / 2.0 + (mma_n / 4.0 if c.swap_ab else 0.0) + 40.0
-    math_kb = mma_wg + promote if wgs == 1 else max(wgs * mma_wg, mma_wg + promote)
+    math_kb = halves * (mma_wg + promote if wgs == 1 else max(wgs * mma_wg, mma_wg + promote))
     rows_loaded = float(c.block_m + c.block_n)
     if c.cluster == 2:
         rows_loaded -= (c.block_m if c.mcast == "a" else c.block_n) / 2.0
     l2 = rows_loaded * 128.0 / 48.0
+    m_side = c.block_n if c.swap_ab else c.block_m
+    smem = (c.block_m + c.block_n + max(m_side, 64) + mma_n) * 128.0 / 128.0
     hidden = 1200.0 / max(stages_for(c, k) - 1, 1)
-    tile = kb * max(math_kb, l2, hidden) + 1500.0
+    tile = kb * max(math_kb, l2, smem, hidden) + 1500.0
     if c.cluster == 2:
         tile *= 1.05 * 1.25 if waves <= 1 else 1.05
     t_compute = waves * tile
@@ -123,8 +129,10 @@ def cost(kind: str, m: int, groups: int, n: int, k: int, c: Config, sms: int = S
 
 def candidates(kind: str, n: int, k: int):
     out = []
-    for bm in (64, 128):
+    for bm in (64, 128, 256):
         for bn in NORMAL_BN:
+            if bm == 256 and bn > 128:
+                continue  # registers: two 128-row waves of accumulators plus one product
             for mc in ("", "a", "b"):
                 if mc == "b" and kind != "dense":
                     continue  # two row blocks share B only when they share the expert
@@ -133,7 +141,7 @@ def candidates(kind: str, n: int, k: int):
         for bm in SWAP_BM:
             for mc in ("", "a"):
                 out.append(Config(bm, bn, True, mc))
-    return [c for c in out if stages_for(c, k) >= 2 and
+    return [c for c in out if stages_for(c, k) >= (3 if c.block_m == 256 else 2) and
             (kind != "grouped_contiguous" or DEFAULT_ALIGN % c.block_m == 0)]
 
 
@@ -168,13 +176,45 @@ def instances(m, archs):
         for (n, k), group_counts in sorted(shapes.items()):
             cands = candidates(kind, n, k)
             chosen = []
-            for groups in group_counts:
-                for rows in reps[kind]:
-                    c = best(kind, rows, groups, n, k, cands)
-                    if c is not None and c not in chosen:
-                        chosen.append(c)
+            problems = [(rows, groups) for groups in group_counts for rows in reps[kind]]
+            if kind == "grouped_masked" and reps is REPRESENTATIVE:
+                problems += [(1, t * m.model["top_k"]) for groups in group_counts for t in DECODE_TOKENS
+                             if t * m.model["top_k"] < groups]
+            for rows, groups in problems:
+                c = best(kind, rows, groups, n, k, cands)
+                if c is not None and c not in chosen:
+                    chosen.append(c)
+            if kind == "grouped_masked" and reps is REPRESENTATIVE:
+                # NOTE: decode with one weight warpgroup per tile (twice the
+                # tiles, a shorter last wave): the model cannot rank it against
+                # two warpgroups, so both are built and the bench decides
+                one_wg = [c for c in cands if c.swap_ab and c.block_n == 64]
+                for t in DECODE_TOKENS[:1]:
+                    for groups in group_counts:
+                        c = best(kind, 1, min(groups, t * m.model["top_k"]), n, k, one_wg)
+                        if c is not None and c not in chosen:
+                            chosen.append(c)
+            for c in _extra_configs(m, kind, n, k):
+                if c not in chosen:
+                    chosen.append(c)
             for c in chosen:
                 out.append(_instance(kind, n, k, c, arch))
+    return out
+
+
+def _extra_configs(m, kind, n, k):
+    """[gemm] extra entries of this kind that are valid for (N, K)."""
+    out = []
+    valid = candidates(kind, n, k)
+    for v in m.gemm["extra"]:
+        ekind, tile, *opt = v.split(":")
+        if ekind != kind:
+            continue
+        bm, bn = (int(x) for x in tile.split("x"))
+        o = opt[0] if opt else ""
+        c = Config(bm, bn, o.startswith("swap"), {"": "", "a": "a", "b": "b", "swap": "", "swap-a": "a"}[o])
+        if c in valid:
+            out.append(c)
     return out
 
 
@@ -203,8 +243,10 @@ def check(inst):
         if bn not in (64, 128) or bm % 16 or not 16 <= bm <= 256:
             return f"swap-AB tile {bm}x{bn}: weights 64 or 128, tokens a multiple of 16 up to 256"
     else:
-        if bm not in (64, 128) or bn % 16 or not 16 <= bn <= 192 or bn > 128 + math.gcd(bn, 128):
-            return f"tile {bm}x{bn}: block_m 64 or 128, block_n a multiple of 16 up to 192 spanning <= 2 scale blocks"
+        if bm not in (64, 128, 256) or bn % 16 or not 16 <= bn <= 192 or bn > 128 + math.gcd(bn, 128) or \
+                (bm == 256 and bn > 128):
+            return (f"tile {bm}x{bn}: block_m 64, 128 or 256, block_n a multiple of 16 up to 192 (128 with "
+                    f"block_m 256) spanning <= 2 scale blocks")
     if c["stages"] < 2:
         return "fewer than two pipeline stages fit in shared memory"
     return None

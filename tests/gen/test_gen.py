@@ -90,6 +90,22 @@ def test_bad_top_k_exceeds_experts(ctx):
     _expect_error(_with(model__experts=4, model__top_k=8), "model.top_k", "exceeds model.experts")
 
 
+def test_bad_gemm_extra(ctx):
+    _expect_error(_with(gemm__extra=["dense:256x128:c"]), "gemm.extra", "is not \"kind:BMxBN")
+    _expect_error(_with(gemm__extra=["dens:128x128"]), "gemm.extra", "kind one of dense")
+
+
+def test_gemm_extra_builds_valid_configs(ctx):
+    """[gemm] extra adds its configurations where they are valid for (kind, N, K)
+    and nowhere else (a 256-row tile never serves contiguous segments of 128)."""
+    from gen.ops import gemm
+    m = gen.validate(_with(gemm__dense=["4096x7168"], gemm__extra=["dense:256x112:a", "grouped_contiguous:256x128"],
+                           build__archs=["sm_90a"]), "x.toml")
+    names = [i.name for i in gemm.instances(m, ["sm_90a"])]
+    assert any("dense_sm90a_bf16out_n4096_k7168_bm256_bn112" in n and "mc2a" in n for n in names), names
+    assert not any("contiguous" in n and "bm256" in n for n in names), names
+
+
 def test_bad_name(ctx):
     _expect_error(_with(model__name="My Model"), "model.name", "is not a name")
 

@@ -212,6 +212,8 @@ static void test_gemm_kind(int kind, const char *kt) {
     expect(NAME("masked_m_dtype"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_DTYPE, "masked_m: dtype");
     b = a; b.expected_m = -1;
     expect(NAME("expected_m_negative"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_INVALID_ARG, "expected_m");
+    b = a; b.expected_groups = -2;
+    expect(NAME("expected_groups_negative"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_INVALID_ARG, "expected_groups");
     b = a; b.a_scales.strides[0] = GM; /* groups overlap the k-block columns */
     expect(NAME("a_scales_groups_overlap"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_SHAPE, "a_scales: strides");
     b = a; b.a.strides[0] = (GM - 1) * k;

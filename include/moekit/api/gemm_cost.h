@@ -7,9 +7,12 @@
  *   - a tile takes K/128 k-blocks, each costing the larger of
  *       math: wgmma (64 x N x 128 x 2 flops per warpgroup at 8192 flops/clk)
  *             plus the promotion FMAs (N/2 per thread), overlapped across
- *             two warpgroups, serialized with one;
+ *             two warpgroups, serialized with one; 256-row tiles run two
+ *             such 128-row halves one after the other;
  *       L2:   the rows of A and B loaded (a multicast operand counts half)
  *             x 128 bytes at 48 bytes/clk per SM;
+ *       shared memory: the TMA writes plus the tensor cores' reads, 128
+ *             bytes per row, at 128 bytes/clk;
  *       latency: a 1200-cycle load round trip spread over stages - 1;
  *     plus 1500 cycles per tile (pipeline fill, epilogue);
  *   - tiles run in waves of one per CTA (SM): compute = waves x tile, so
@@ -30,6 +33,7 @@
 /* H100 SXM per-SM and device rates, in bytes or flops per SM clock. */
 #define MK__GEMM_MMA_FLOPS_PER_CLK 8192.0   /* dense FP8 wgmma per SM */
 #define MK__GEMM_L2_BYTES_PER_CLK 48.0      /* L2 -> shared memory per SM with every SM loading */
+#define MK__GEMM_SMEM_BYTES_PER_CLK 128.0   /* shared memory per SM */
 #define MK__GEMM_HBM_BYTES_PER_CLK 1900.0   /* device HBM (3.35 TB/s at 1.755 GHz) */
 #define MK__GEMM_SM_HBM_BYTES_PER_CLK 32.0  /* what one SM can pull: few tiles cannot saturate HBM */
 #define MK__GEMM_TILE_OVERHEAD 1500.0       /* pipeline fill and epilogue per tile */
@@ -40,7 +44,7 @@
 typedef struct mk__gemm_problem {
   int kind;            /* mk_gemm_kind */
   int64_t m;           /* dense: M; contiguous: rows of A (padding included); masked: expected rows per group */
-  int64_t groups;      /* experts (dense: 1) */
+  int64_t groups;      /* experts (dense: 1; masked: the groups expected to hold rows) */
   int64_t n, k;
   int sms;
 } mk__gemm_problem;
@@ -71,18 +75,25 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
   const int64_t active = tiles < ctas ? tiles : ctas;
   /* one k-block of one CTA */
   const double mma_n = c->swap_ab ? c->block_m : c->block_n;           /* wgmma N */
-  const int wgs = c->swap_ab ? c->block_n / 64 : c->block_m / 64;      /* math warpgroups */
+  const int halves = !c->swap_ab && c->block_m == 256 ? 2 : 1;          /* 128-row halves, one after the other */
+  const int wgs = c->swap_ab ? c->block_n / 64 : c->block_m / 64 / halves; /* math warpgroups */
   const double mma = 64.0 * mma_n * 128.0 * 2.0 / MK__GEMM_MMA_FLOPS_PER_CLK; /* one warpgroup */
   const double mma_wg = mma > 64.0 ? mma : 64.0;
   const double promote = mma_n / 2.0 + (c->swap_ab ? mma_n / 4.0 : 0.0) + 40.0;
-  const double math = wgs == 1 ? mma_wg + promote
-                               : (wgs * mma_wg > mma_wg + promote ? wgs * mma_wg : mma_wg + promote);
+  const double math = halves * (wgs == 1 ? mma_wg + promote
+                                         : (wgs * mma_wg > mma_wg + promote ? wgs * mma_wg : mma_wg + promote));
   double rows_loaded = (double)c->block_m + (double)c->block_n;
   if (c->cluster == 2) rows_loaded -= (c->mcast_a ? c->block_m : c->block_n) / 2.0;
   const double l2 = rows_loaded * 128.0 / MK__GEMM_L2_BYTES_PER_CLK;
+  /* shared memory: the TMA writes of both tiles plus the tensor cores' reads
+   * (the wgmma M side at least 64 rows, and the N side) */
+  const double m_side = c->swap_ab ? c->block_n : c->block_m;
+  const double smem = ((double)c->block_m + (double)c->block_n + (m_side > 64.0 ? m_side : 64.0) + mma_n) * 128.0 /
+                      MK__GEMM_SMEM_BYTES_PER_CLK;
   const double hidden = MK__GEMM_LOAD_LATENCY / (double)(c->stages > 1 ? c->stages - 1 : 1);
   double per_kb = math > l2 ? math : l2;
   double tile;
+  if (per_kb < smem) per_kb = smem;
   if (per_kb < hidden) per_kb = hidden;
   tile = (double)kb * per_kb + MK__GEMM_TILE_OVERHEAD;
   if (c->cluster == 2) tile *= waves <= 1 ? MK__GEMM_CLUSTER_FACTOR * MK__GEMM_CLUSTER_ONE_WAVE : MK__GEMM_CLUSTER_FACTOR;

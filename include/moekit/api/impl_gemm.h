@@ -177,6 +177,9 @@ static mk_status mk__gemm_check(const char *fn, const mk_gemm_fp8_args *a, mk__g
     if (a->expected_m < 0)
       return mk__fail(MK_ERR_INVALID_ARG, "%s: expected_m is %lld, must be >= 0 (0: max_m)", fn,
                       (long long)a->expected_m);
+    if (a->expected_groups < 0)
+      return mk__fail(MK_ERR_INVALID_ARG, "%s: expected_groups is %lld, must be >= 0 (0: all groups)", fn,
+                      (long long)a->expected_groups);
   } else if (a->masked_m.data != NULL) {
     return mk__fail(MK_ERR_INVALID_ARG, "%s: masked_m: only grouped masked GEMMs take it (kind is %s)", fn,
                     mk__gemm_kind_name(kind));
@@ -239,7 +242,10 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
   pb.kind = sh->kind;
   pb.m = sh->kind == MK_GEMM_GROUPED_MASKED ? (a->expected_m > 0 && a->expected_m < sh->m ? a->expected_m : sh->m)
                                             : sh->m;
-  pb.groups = sh->groups;
+  /* masked: the groups expected to hold rows (decode touches few experts) */
+  pb.groups = sh->kind == MK_GEMM_GROUPED_MASKED && a->expected_groups > 0 && a->expected_groups < sh->groups
+                  ? a->expected_groups
+                  : sh->groups;
   pb.n = sh->n;
   pb.k = sh->k;
   pb.sms = sms;
@@ -381,6 +387,7 @@ mk_status mk_gemm_fp8(const mk_gemm_fp8_args *args, void *ws, size_t ws_bytes, v
   p.groups = (int32_t)sh.groups;
   p.signal_group_stride = mk__ceil_div(sh.m, e->block_m);
   p.num_sms = sms;
+  p.pdl = mk__pdl_mode;
   return mk__launch(fn, e, &p, stream);
 }
 

@@ -26,7 +26,10 @@
  *   math      --d_full--> store         --d_empty--> math
  *
  * Orientation. Normal: wgmma M = 64 rows of A per math warpgroup (BLOCK_M =
- * 64 or 128), wgmma N = BLOCK_N columns of B. Swap-AB (small M per group):
+ * 64 or 128), wgmma N = BLOCK_N columns of B; BLOCK_M = 256 runs the two
+ * math warpgroups over the tile's two 128-row halves in turn (one product
+ * register set, two accumulators), halving B's shared-memory and L2 traffic
+ * per flop against 128-row tiles. Swap-AB (small M per group):
  * the weights take the wgmma M side (BLOCK_N = 64 or 128 weight rows, 64 per
  * warpgroup) and the tokens the N side (BLOCK_M = 16..128), computing D^T
  * tiles that the epilogue transposes back with stmatrix.trans. BLOCK_M is
@@ -40,6 +43,7 @@
 
 #include "moekit/api/internal.h"
 #include "moekit/core/platform.h"
+#include "moekit/kernels/gemm/sm90_fp8_gemm_cfg.cuh"
 #include "moekit/nv/sm90/barrier.cuh"
 #include "moekit/nv/sm90/mbarrier.cuh"
 #include "moekit/nv/sm90/smem_desc.h"
@@ -51,74 +55,6 @@
 
 namespace mk {
 namespace gemm {
-
-constexpr int kSm90SmemBytes = 232448; /* opt-in dynamic shared memory per block on H100/H200 */
-
-/* ---- compile-time configuration and shared-memory layout --------------------------- */
-template <int kKind, int kN, int kK, int BLOCK_M, int BLOCK_N, int kStages, int kClusterM, int kClusterN,
-          bool kSwapAB>
-struct sm90_fp8_cfg {
-  static constexpr int BLOCK_K = 128;
-  static constexpr int kNumKBlocks = kK / BLOCK_K;
-  static constexpr int kMathWGs = kSwapAB ? BLOCK_N / 64 : BLOCK_M / 64;
-  static constexpr int kMathThreads = 128 * kMathWGs;
-  static constexpr int kMathWarps = kMathThreads / 32;
-  static constexpr int kThreads = 128 + kMathThreads;
-  static constexpr int kCluster = kClusterM * kClusterN;
-  static constexpr int kMmaN = kSwapAB ? BLOCK_M : BLOCK_N; /* wgmma N */
-  static constexpr int kAccRegs = kMmaN / 2;
-  /* Registers: ptxas gives every thread min(255, 65536 / kThreads) rounded
-   * down to 8 at entry (248 for 256 threads, 168 for 384); the producer
-   * warpgroup drops to 40 and two math warpgroups rise to 232
-   * (128 x 40 + 256 x 232 = 64512 <= 65536). One math warpgroup keeps 248. */
-  static constexpr int kProducerRegs = 40;
-  static constexpr int kEntryRegs = (65536 / kThreads > 255 ? 255 : 65536 / kThreads) / 8 * 8;
-  static constexpr int kMathRegs = kMathWGs == 1 ? 248 : 232;
-  static constexpr int kTileSlots = 4;
-
-  /* A tile's B columns may cross a 128-column scale block (BLOCK_N = 96,
-   * 112, 144, 160, 192): two scales per k-block, switched at column
-   * 128 - n0 % 128. They never span three: BLOCK_N <= 128 + gcd(BLOCK_N, 128). */
-  static constexpr int kGcd = (BLOCK_N % 128 == 0) ? 128 : (BLOCK_N % 64 == 0) ? 64 : (BLOCK_N % 32 == 0) ? 32 : 16;
-  static constexpr bool kStraddle = !kSwapAB && (128 % BLOCK_N != 0);
-  static constexpr int kSfbPerK = kStraddle ? 2 : 1;
-  static constexpr int kSfbFloats = kNumKBlocks * kSfbPerK;
-
-  /* D staging for TMA stores: boxes of kDSpan bytes per row (the widest
-   * swizzle dividing a row), BLOCK_M rows each. */
-  static constexpr int kDSpan = (BLOCK_N * 2) % 128 == 0 ? 128 : (BLOCK_N * 2) % 64 == 0 ? 64 : 32;
-  static constexpr int kDBoxCols = kDSpan / 2;
-  static constexpr int kDBoxes = BLOCK_N / kDBoxCols;
-
-  static constexpr int align_up(int x, int a) { return (x + a - 1) / a * a; }
-  static constexpr int kSmemD = align_up(BLOCK_M * BLOCK_N * 2, 1024);
-  static constexpr int kSmemA = BLOCK_M * BLOCK_K;                    /* per stage */
-  static constexpr int kSmemB = BLOCK_N * BLOCK_K;
-  static constexpr int kSmemSfa = align_up(BLOCK_M * 4, 128);
-  static constexpr int kOffA = kSmemD;
-  static constexpr int kOffB = kOffA + kStages * kSmemA;
-  static constexpr int kOffSfa = kOffB + kStages * kSmemB;
-  static constexpr int kOffTiles = kOffSfa + kStages * kSmemSfa;          /* gemm_tile[kTileSlots] */
-  static constexpr int kOffSfb = kOffTiles + kTileSlots * 16;            /* f32[kTileSlots][kSfbFloats] */
-  static constexpr int kOffBars = align_up(kOffSfb + kTileSlots * kSfbFloats * 4, 8);
-  static constexpr int kNumBars = 2 * kStages + 2 * kTileSlots + 2;
-  static constexpr int kOffDTile = kOffBars + kNumBars * 8;              /* gemm_tile of the staged D */
-  static constexpr int kSmemBytes = kOffDTile + 16 + 1024;               /* + slack to align the base */
-  static constexpr uint32_t kStageTx = (uint32_t)(kSmemA + BLOCK_M * 4 + kSmemB);
-
-  static_assert(kK % BLOCK_K == 0, "K must be a multiple of 128");
-  static_assert(kSwapAB ? (BLOCK_N == 64 || BLOCK_N == 128) : (BLOCK_M == 64 || BLOCK_M == 128),
-                "64 or 128 rows on the wgmma M side (one or two math warpgroups)");
-  static_assert(kSwapAB ? (BLOCK_M % 16 == 0 && BLOCK_M >= 16 && BLOCK_M <= 256)
-                        : (BLOCK_N % 16 == 0 && BLOCK_N >= 16 && BLOCK_N <= 256),
-                "wgmma N: a multiple of 16 (pairs of 8-column groups for stmatrix.x4)");
-  static_assert(kSwapAB || BLOCK_N <= 128 + kGcd, "a B tile must not span three 128-column scale blocks");
-  static_assert(kSwapAB || BLOCK_N % 128 == 0 || BLOCK_N < 256, "");
-  static_assert(kClusterN == 1 || BLOCK_M % 16 == 0, "multicast halves of A must keep 8-row swizzle atoms");
-  static_assert(kClusterM == 1 || BLOCK_N % 16 == 0, "multicast halves of B must keep 8-row swizzle atoms");
-  static_assert(kStages >= 2, "at least two stages");
-  static_assert(kSmemBytes <= kSm90SmemBytes, "shared memory: fewer stages or smaller tiles");
-};
 
 /* ---- the kernel body ------------------------------------------------------------------ */
 template <int kKind, int kN, int kK, int BLOCK_M, int BLOCK_N, int kStages, int kClusterM, int kClusterN,
@@ -166,6 +102,9 @@ struct sm90_fp8_gemm {
   /* Publishes each tile with its B scales [kNumKBlocks][kSfbPerK] (the 128-row
    * block of the tile's first column, and the next one when it straddles). */
   MK_DEV static void schedule(const smem_t &s, const mk__gemm_params &p, uint32_t lane, uint32_t rank) {
+    /* masked_m / m_indices come from routing and the B scales are weights: with
+     * MK__PDL_PREFETCH (the layer) both were written two or more launches back */
+    if (!(p.pdl & MK__PDL_PREFETCH)) mk_pdl_wait();
     scheduler sch;
     sch.init(p, (int32_t)(blockIdx.x / cfg::kCluster), (int32_t)(gridDim.x / cfg::kCluster));
     constexpr int32_t kNumSfbRows = (kN + 127) / 128;
@@ -202,9 +141,39 @@ struct sm90_fp8_gemm {
   }
 
   /* ---- warp 0 lane 0: TMA producer ---------------------------------------------------- */
+  /* One k-block of A (and its scales) into stage `stage`. */
+  MK_DEV static void load_a(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa, uint32_t stage,
+                            int kb, int32_t a_row, int32_t a_grp, uint32_t rank, uint32_t sfa_group_inner) {
+    mbar *full = &s.full[stage];
+    uint8_t *a = s.a + stage * cfg::kSmemA;
+    if (kClusterN == 2) /* both CTAs need this A tile: each loads half and multicasts */
+      sm90::tma_load_3d_multicast(tmap_a, a + rank * (cfg::kSmemA / 2), full, kb * 128,
+                                  a_row + (int32_t)rank * (BLOCK_M / 2), a_grp, 0x3);
+    else
+      sm90::tma_load_3d(tmap_a, a, full, kb * 128, a_row, a_grp);
+    /* sa box [BLOCK_M] at (row, kb, group), or (row, group, kb) when the
+     * groups' scales interleave inside each k-block column (see the launcher) */
+    sm90::tma_load_3d(tmap_sfa, s.sfa + stage * (cfg::kSmemSfa / 4), full, a_row, sfa_group_inner ? a_grp : kb,
+                      sfa_group_inner ? kb : a_grp);
+  }
+
+  /* One k-block of B (weights) into stage `stage`. */
+  MK_DEV static void load_b(const smem_t &s, const CUtensorMap *tmap_b, uint32_t stage, int kb, int32_t b_row,
+                            int32_t b_grp, uint32_t rank) {
+    mbar *full = &s.full[stage];
+    uint8_t *b = s.b + stage * cfg::kSmemB;
+    if (kClusterM == 2)
+      sm90::tma_load_3d_multicast(tmap_b, b + rank * (cfg::kSmemB / 2), full, kb * 128,
+                                  b_row + (int32_t)rank * (BLOCK_N / 2), b_grp, 0x3);
+    else
+      sm90::tma_load_3d(tmap_b, b, full, kb * 128, b_row, b_grp);
+  }
+
   MK_DEV static void produce(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa,
-                             const CUtensorMap *tmap_b, uint32_t rank, uint32_t sfa_group_inner) {
+                             const CUtensorMap *tmap_b, uint32_t rank, uint32_t sfa_group_inner, int32_t pdl) {
     pipe ps = {0u, 0u};
+    bool waited = !(pdl & MK__PDL_PREFETCH);
+    if (waited) mk_pdl_wait();
     for (uint32_t t = 0;; ++t) {
       const uint32_t slot = t % cfg::kTileSlots;
       sm90::mbar_wait(&s.tile_full[slot], (t / cfg::kTileSlots) & 1u);
@@ -216,28 +185,32 @@ struct sm90_fp8_gemm {
       const int32_t a_grp = kKind == sched::kGemmMasked ? tile.group : 0;
       const int32_t b_row = tile.n_block * BLOCK_N;
       const int32_t b_grp = kKind == sched::kGemmDense ? 0 : tile.group;
+      int kb0 = 0;
+      if (!waited) {
+        /* NOTE: the first tile's weights stream in while the kernel before
+         * this one finishes (programmatic dependent launch): the stages are
+         * still empty, so their B halves go out first and A follows the wait */
+        constexpr int kPre = cfg::kNumKBlocks < kStages ? cfg::kNumKBlocks : kStages;
 #pragma unroll 1
-      for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
+        for (int kb = 0; kb < kPre; ++kb) {
+          sm90::mbar_arrive_expect_tx(&s.full[kb], cfg::kStageTx);
+          load_b(s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank);
+        }
+        mk_pdl_wait();
+        waited = true;
+#pragma unroll 1
+        for (int kb = 0; kb < kPre; ++kb) {
+          load_a(s, tmap_a, tmap_sfa, (uint32_t)kb, kb, a_row, a_grp, rank, sfa_group_inner);
+          sm90::pipe_advance(ps);
+        }
+        kb0 = kPre;
+      }
+#pragma unroll 1
+      for (int kb = kb0; kb < cfg::kNumKBlocks; ++kb) {
         sm90::mbar_wait(&s.empty[ps.stage], ps.phase ^ 1u);
-        mbar *full = &s.full[ps.stage];
-        sm90::mbar_arrive_expect_tx(full, cfg::kStageTx);
-        uint8_t *a = s.a + ps.stage * cfg::kSmemA;
-        uint8_t *b = s.b + ps.stage * cfg::kSmemB;
-        const int32_t k0 = kb * 128;
-        if (kClusterN == 2) /* both CTAs need this A tile: each loads half and multicasts */
-          sm90::tma_load_3d_multicast(tmap_a, a + rank * (cfg::kSmemA / 2), full, k0, a_row + (int32_t)rank * (BLOCK_M / 2),
-                                      a_grp, 0x3);
-        else
-          sm90::tma_load_3d(tmap_a, a, full, k0, a_row, a_grp);
-        /* sa box [BLOCK_M] at (row, kb, group), or (row, group, kb) when the
-         * groups' scales interleave inside each k-block column (see the launcher) */
-        sm90::tma_load_3d(tmap_sfa, s.sfa + ps.stage * (cfg::kSmemSfa / 4), full, a_row,
-                          sfa_group_inner ? a_grp : kb, sfa_group_inner ? kb : a_grp);
-        if (kClusterM == 2)
-          sm90::tma_load_3d_multicast(tmap_b, b + rank * (cfg::kSmemB / 2), full, k0, b_row + (int32_t)rank * (BLOCK_N / 2),
-                                      b_grp, 0x3);
-        else
-          sm90::tma_load_3d(tmap_b, b, full, k0, b_row, b_grp);
+        sm90::mbar_arrive_expect_tx(&s.full[ps.stage], cfg::kStageTx);
+        load_a(s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
+        load_b(s, tmap_b, ps.stage, kb, b_row, b_grp, rank);
         sm90::pipe_advance(ps);
       }
     }
@@ -270,39 +243,44 @@ struct sm90_fp8_gemm {
   /* Normal orientation. kFormer: 8-column groups [0, kFormer) use the first
    * B scale of the k-block, the rest the second (kFormer = BLOCK_N / 8: one). */
   template <int kFormer>
-  MK_DEV static void mainloop(const smem_t &s, pipe &ps, const float *sfb, float (&total)[cfg::kAccRegs],
+  MK_DEV static void mainloop(const smem_t &s, pipe &ps, const float *sfb, float (&total)[cfg::kWaves][cfg::kAccRegs],
                               uint32_t wg, uint32_t warp_in_wg, uint32_t lane) {
     float part[cfg::kAccRegs]; /* one k-block's product; the first wgmma overwrites it */
 #pragma unroll
     for (int i = 0; i < cfg::kAccRegs; ++i) part[i] = 0.0f;
-    const uint32_t row = wg * 64 + warp_in_wg * 16 + lane / 4; /* and row + 8 */
 #pragma unroll 1
     for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
-      sm90::mbar_wait(&s.full[ps.stage], ps.phase);
-      const uint32_t a = sm90::smem_u32(s.a + ps.stage * cfg::kSmemA + wg * 64 * 128);
-      const uint32_t b = sm90::smem_u32(s.b + ps.stage * cfg::kSmemB);
-      const uint64_t da = mk_wgmma_desc_kmajor_sw128(a), db = mk_wgmma_desc_kmajor_sw128(b);
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int k = 0; k < 4; ++k) /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
-        sm90::wgmma_e4m3<BLOCK_N>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
-                                       k > 0 ? 1u : 0u);
-      sm90::wgmma_commit();
-      /* scales while the tensor core runs */
-      const float *sfa = s.sfa + ps.stage * (cfg::kSmemSfa / 4);
-      const float sa0 = sfa[row], sa1 = sfa[row + 8];
       const float sb0 = sfb[kb * cfg::kSfbPerK], sb1 = sfb[kb * cfg::kSfbPerK + cfg::kSfbPerK - 1];
-      sm90::wgmma_wait<0>();
-      sm90::wgmma_fence_operands(part);
-      release_stage(s, ps.stage, lane);
-      const float s00 = sa0 * sb0, s10 = sa1 * sb0, s01 = sa0 * sb1, s11 = sa1 * sb1;
+      sm90::mbar_wait(&s.full[ps.stage], ps.phase);
+      const uint32_t b = sm90::smem_u32(s.b + ps.stage * cfg::kSmemB);
+      const uint64_t db = mk_wgmma_desc_kmajor_sw128(b);
+      const float *sfa = s.sfa + ps.stage * (cfg::kSmemSfa / 4);
 #pragma unroll
-      for (int i = 0; i < BLOCK_N / 8; ++i) {
-        const float r0 = i < kFormer ? s00 : s01, r1 = i < kFormer ? s10 : s11;
-        total[4 * i + 0] += part[4 * i + 0] * r0;
-        total[4 * i + 1] += part[4 * i + 1] * r0;
-        total[4 * i + 2] += part[4 * i + 2] * r1;
-        total[4 * i + 3] += part[4 * i + 3] * r1;
+      for (int w = 0; w < cfg::kWaves; ++w) {
+        /* rows 128 w + 64 wg + [0, 64) of the tile; this thread's are row and row + 8 */
+        const uint32_t slice = (uint32_t)w * 128 + wg * 64;
+        const uint32_t row = slice + warp_in_wg * 16 + lane / 4;
+        const uint64_t da = mk_wgmma_desc_kmajor_sw128(sm90::smem_u32(s.a + ps.stage * cfg::kSmemA + slice * 128));
+        sm90::wgmma_fence();
+#pragma unroll
+        for (int k = 0; k < 4; ++k) /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
+          sm90::wgmma_e4m3<BLOCK_N>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
+                                         k > 0 ? 1u : 0u);
+        sm90::wgmma_commit();
+        /* scales while the tensor core runs */
+        const float sa0 = sfa[row], sa1 = sfa[row + 8];
+        sm90::wgmma_wait<0>();
+        sm90::wgmma_fence_operands(part);
+        if (w == cfg::kWaves - 1) release_stage(s, ps.stage, lane);
+        const float s00 = sa0 * sb0, s10 = sa1 * sb0, s01 = sa0 * sb1, s11 = sa1 * sb1;
+#pragma unroll
+        for (int i = 0; i < BLOCK_N / 8; ++i) {
+          const float r0 = i < kFormer ? s00 : s01, r1 = i < kFormer ? s10 : s11;
+          total[w][4 * i + 0] += part[4 * i + 0] * r0;
+          total[w][4 * i + 1] += part[4 * i + 1] * r0;
+          total[w][4 * i + 2] += part[4 * i + 2] * r1;
+          total[w][4 * i + 3] += part[4 * i + 3] * r1;
+        }
       }
       sm90::pipe_advance(ps);
     }
@@ -364,30 +342,34 @@ struct sm90_fp8_gemm {
   }
 
   /* ---- math: epilogue (registers -> swizzled smem staging, for the store thread) ---- */
-  MK_DEV static void epilogue(const smem_t &s, const float (&total)[cfg::kAccRegs], uint32_t wg,
+  MK_DEV static void epilogue(const smem_t &s, const float (&acc)[cfg::kWaves][cfg::kAccRegs], uint32_t wg,
                               uint32_t warp_in_wg, uint32_t lane) {
     const uint32_t d = sm90::smem_u32(s.d);
     const uint32_t j = lane / 8; /* the 8x8 matrix whose row address this lane gives */
 #pragma unroll
-    for (int i = 0; i < cfg::kMmaN / 8; i += 2) {
-      const uint32_t r0 = sm90::pack_bf16x2(total[4 * i + 0], total[4 * i + 1]);
-      const uint32_t r1 = sm90::pack_bf16x2(total[4 * i + 2], total[4 * i + 3]);
-      const uint32_t r2 = sm90::pack_bf16x2(total[4 * i + 4], total[4 * i + 5]);
-      const uint32_t r3 = sm90::pack_bf16x2(total[4 * i + 6], total[4 * i + 7]);
-      if constexpr (!kSwapAB) {
-        /* matrix j: rows 16 w + 8 (j & 1) + 0..7, columns 8 (i + j / 2) + 0..7 */
-        const uint32_t row = wg * 64 + warp_in_wg * 16 + (j & 1u) * 8 + lane % 8;
-        const uint32_t col = 8 * (i + (j >> 1));
-        const uint32_t box = col / cfg::kDBoxCols, chunk = (col % cfg::kDBoxCols) / 8;
-        const uint32_t o = mk_swizzle_offset(row * cfg::kDSpan + chunk * 16, cfg::kDSpan);
-        sm90::stmatrix_x4(d + box * BLOCK_M * cfg::kDSpan + o, r0, r1, r2, r3);
-      } else {
-        /* stored transposed: D row = token 8 (i + j / 2) + lane % 8, columns = weights
-         * 64 w + 16 warp + 8 (j & 1) + 0..7 (box w: 64 columns = 128 bytes) */
-        const uint32_t row = 8 * (i + (j >> 1)) + lane % 8;
-        const uint32_t chunk = warp_in_wg * 2 + (j & 1u);
-        const uint32_t o = mk_swizzle_offset(row * 128 + chunk * 16, 128);
-        sm90::stmatrix_x4_trans(d + wg * BLOCK_M * 128 + o, r0, r1, r2, r3);
+    for (int w = 0; w < cfg::kWaves; ++w) {
+      const float(&total)[cfg::kAccRegs] = acc[w];
+#pragma unroll
+      for (int i = 0; i < cfg::kMmaN / 8; i += 2) {
+        const uint32_t r0 = sm90::pack_bf16x2(total[4 * i + 0], total[4 * i + 1]);
+        const uint32_t r1 = sm90::pack_bf16x2(total[4 * i + 2], total[4 * i + 3]);
+        const uint32_t r2 = sm90::pack_bf16x2(total[4 * i + 4], total[4 * i + 5]);
+        const uint32_t r3 = sm90::pack_bf16x2(total[4 * i + 6], total[4 * i + 7]);
+        if constexpr (!kSwapAB) {
+          /* matrix j: rows 128 wave + 64 wg + 16 warp + 8 (j & 1) + 0..7, columns 8 (i + j / 2) + 0..7 */
+          const uint32_t row = (uint32_t)w * 128 + wg * 64 + warp_in_wg * 16 + (j & 1u) * 8 + lane % 8;
+          const uint32_t col = 8 * (i + (j >> 1));
+          const uint32_t box = col / cfg::kDBoxCols, chunk = (col % cfg::kDBoxCols) / 8;
+          const uint32_t o = mk_swizzle_offset(row * cfg::kDSpan + chunk * 16, cfg::kDSpan);
+          sm90::stmatrix_x4(d + box * BLOCK_M * cfg::kDSpan + o, r0, r1, r2, r3);
+        } else {
+          /* stored transposed: D row = token 8 (i + j / 2) + lane % 8, columns = weights
+           * 64 w + 16 warp + 8 (j & 1) + 0..7 (box w: 64 columns = 128 bytes) */
+          const uint32_t row = 8 * (i + (j >> 1)) + lane % 8;
+          const uint32_t chunk = warp_in_wg * 2 + (j & 1u);
+          const uint32_t o = mk_swizzle_offset(row * 128 + chunk * 16, 128);
+          sm90::stmatrix_x4_trans(d + wg * BLOCK_M * 128 + o, r0, r1, r2, r3);
+        }
       }
     }
   }
@@ -402,11 +384,13 @@ struct sm90_fp8_gemm {
       const sched::gemm_tile tile = s.tiles[slot];
       if (tile.flags & sched::kTileDone) break;
       const float *sfb = s.sfb + slot * cfg::kSfbFloats;
-      float total[cfg::kAccRegs];
+      float total[cfg::kWaves][cfg::kAccRegs];
 #pragma unroll
-      for (int i = 0; i < cfg::kAccRegs; ++i) total[i] = 0.0f;
+      for (int w = 0; w < cfg::kWaves; ++w)
+#pragma unroll
+        for (int i = 0; i < cfg::kAccRegs; ++i) total[w][i] = 0.0f;
       if constexpr (kSwapAB) {
-        mainloop_swap(s, ps, sfb, total, wg, lane);
+        mainloop_swap(s, ps, sfb, total[0], wg, lane);
       } else if constexpr (!cfg::kStraddle) {
         mainloop<BLOCK_N / 8>(s, ps, sfb, total, wg, warp_in_wg, lane);
       } else {
@@ -478,11 +462,14 @@ struct sm90_fp8_gemm {
     __syncwarp();
     if (cfg::kCluster > 1) sm90::cluster_sync();
     else __syncthreads();
+    /* NOTE: early, before this CTA's wait (producer, scheduler): the kernels
+     * after a GEMM wait before they read anything (core/platform.h) */
+    mk_pdl_trigger();
 
     if (warp < 4) {
       sm90::setmaxnreg_dec<cfg::kProducerRegs>();
       if (warp == 0) {
-        if (lane == 0) produce(s, tmap_a, tmap_sfa, tmap_b, rank, sfa_group_inner);
+        if (lane == 0) produce(s, tmap_a, tmap_sfa, tmap_b, rank, sfa_group_inner, p.pdl);
       } else if (warp == 1) {
         if (lane == 0) store(s, tmap_d, p);
       } else if (warp == 2) {

@@ -415,9 +415,12 @@ mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info
  *                    CONTIGUOUS (segments padded to 128 rows) otherwise
  *   stage_events     optional: MK_MOE_LAYER_STAGES + 1 cudaEvent_t, recorded
  *                    before each stage and at the end (per-stage timing)
- *   no_pdl           0: the stages launch with programmatic dependent launch
+ *   pdl              1: the stages launch with programmatic dependent launch
  *                    (each overlaps the tail of the one before; the GEMMs
- *                    start streaming weights early); 1: plain launches
+ *                    start streaming weights early); 0 (default): plain
+ *                    launches. Measured on an H100 it helps Qwen3-235B at
+ *                    M = 1 (up to 6%) and slows DeepSeek-V3 (3-7%):
+ *                    docs/perf.md
  * The workspace (mk_moe_layer_workspace_size bytes) must be zero-filled once
  * after it is allocated (mk_route's ticket lives in it); calls leave it so. */
 #define MK_MOE_LAYER_STAGES 6 /* route, dispatch, gemm1, swiglu, gemm2, combine */
@@ -440,7 +443,7 @@ typedef struct mk_moe_layer_args {
   int32_t accumulate;
   mk_moe_layer_path path;
   void **stage_events;
-  int32_t no_pdl;        /* 1: launch the stages plainly (comparisons, debugging) */
+  int32_t pdl;           /* 1: programmatic dependent launch between the stages (see below) */
 } mk_moe_layer_args;
 
 mk_status mk_moe_layer_workspace_size(const mk_moe_layer_args *args, size_t *bytes);

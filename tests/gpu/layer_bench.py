@@ -183,7 +183,7 @@ TORCH_STAGES = ("route", "sort+quant+gather", "gemm1", "act+requant", "gemm2", "
 
 
 def kernel_table(fn, m, graph_us_total):
-    """Each kernel of one layer call (eager, PDL on): device us, mean of 10 calls."""
+    """Each kernel of one layer call (eager, plain launches): device us, mean of 10 calls."""
     from torch.profiler import ProfilerActivity, profile
     fn()
     torch.cuda.synchronize()
@@ -238,7 +238,7 @@ def main():
     name = torch.cuda.get_device_name()
     lines = [f"# layer_bench on {name}: {man.name} (H {H}, I {I}, E {E}, top-{K}, {man.routing['kind']}); "
              f"copy {copy_bw:.0f} GB/s",
-             "| M | moekit us (graph) | no PDL us (graph) | torch us (graph) | torch / moekit | moekit stages us: "
+             "| M | moekit us (graph) | with PDL us (graph) | torch us (graph) | torch / moekit | moekit stages us: "
              + " / ".join(STAGES) + " | torch stages us: " + " / ".join(TORCH_STAGES)
              + " | HBM floor us | moekit / floor | path |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -267,9 +267,9 @@ def main():
             lib.call("mk_moe_layer_forward", args, workspace=wsp, workspace_bytes=nbytes,
                      stream=stream or torch.cuda.current_stream().cuda_stream)
         mk_us = graph_us(run_mk)
-        args.no_pdl = 1
-        plain_us = graph_us(run_mk)
-        args.no_pdl = 0
+        args.pdl = 1
+        pdl_us = graph_us(run_mk)
+        args.pdl = 0
         if str(m) in a.kernels.split(","):
             kernel_lines += kernel_table(run_mk, m, mk_us)
         # stages (eager)
@@ -316,7 +316,7 @@ def main():
             wbytes = touched * (3 * H * I) * (1 + 4 / (128 * 128))
             floor_us = wbytes / (copy_bw * 1e3)
             floor, vs_floor = f"{floor_us:.1f}", f"{mk_us / floor_us:.2f}x"
-        row = (f"| {m} | {mk_us:.1f} | {plain_us:.1f} | {th_txt} | {ratio} | " + " / ".join(f"{v:.1f}" for v in mk_st) +
+        row = (f"| {m} | {mk_us:.1f} | {pdl_us:.1f} | {th_txt} | {ratio} | " + " / ".join(f"{v:.1f}" for v in mk_st) +
                f" | {th_st_txt} | {floor} | {vs_floor} | {'masked' if path.value == 2 else 'contiguous'} |")
         print(row, flush=True)
         lines.append(row)

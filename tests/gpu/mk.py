@@ -110,7 +110,7 @@ struct("mk_moe_layer_args", [("kind", ctypes.c_int), ("top_k", ctypes.c_int32), 
                              ("w2_scales", Tensor), ("y", Tensor), ("clamped", ctypes.c_int32),
                              ("interleaved", ctypes.c_int32), ("alpha", ctypes.c_float), ("limit", ctypes.c_float),
                              ("accumulate", ctypes.c_int32), ("path", ctypes.c_int),
-                             ("stage_events", ctypes.POINTER(ctypes.c_void_p)), ("no_pdl", ctypes.c_int32)])
+                             ("stage_events", ctypes.POINTER(ctypes.c_void_p)), ("pdl", ctypes.c_int32)])
 
 
 class Library:

@@ -211,20 +211,21 @@ static mk_status mk__layer_stage(const char *fn, const char *stage, mk_status st
 static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args, void *ws, size_t ws_bytes,
                                    void *stream);
 
-/* NOTE: the stages launch with programmatic dependent launch (core/platform.h):
- * each kernel's launch and prologue overlap the tail of the one before, and
- * the GEMMs stream their first weight tiles before the kernel before them
- * finishes. Stage events (stage_events) cut the chain where they sit. */
+/* NOTE: with args->pdl the stages launch with programmatic dependent launch
+ * (core/platform.h): each kernel's launch and prologue overlap the tail of
+ * the one before, and the GEMMs stream their first weight tiles before the
+ * kernel before them finishes. Off by default: on an H100 it slowed the
+ * DeepSeek-V3 layer (docs/perf.md). */
 mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *ws, size_t ws_bytes, void *stream) {
   static const char fn[] = "mk_moe_layer_forward";
   mk_status st;
   uint32_t size = 0;
-  int32_t no_pdl = 0;
-  if (args != NULL) { /* read no_pdl only where the caller's struct has it */
+  int32_t pdl = 0;
+  if (args != NULL) { /* read pdl only where the caller's struct has it */
     memcpy(&size, args, sizeof size);
-    if (size >= offsetof(mk_moe_layer_args, no_pdl) + sizeof no_pdl) no_pdl = args->no_pdl;
+    if (size >= offsetof(mk_moe_layer_args, pdl) + sizeof pdl) pdl = args->pdl;
   }
-  mk__pdl_mode = no_pdl ? 0 : MK__PDL_LAUNCH | MK__PDL_PREFETCH;
+  mk__pdl_mode = pdl ? MK__PDL_LAUNCH | MK__PDL_PREFETCH : 0;
   st = mk__layer_forward(fn, args, ws, ws_bytes, stream);
   mk__pdl_mode = 0;
   return st;

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gemm_check as gc  # noqa: E402  (quantization helpers)
+import gemm_bench as gb  # noqa: E402  (the bench's dense problem: operands, scales, the call)
 import mk  # noqa: E402
 
 import torch  # noqa: E402
@@ -28,18 +28,12 @@ def main():
     a = ap.parse_args()
     m, n, k = (int(v) for v in a.mnk.split(","))
     lib = mk.Library(a.builddir)
-    torch.manual_seed(0)
-    q, sa = gc.quant_rows(gc.spread((m, k)))
-    w, sb = gc.quant_blocks(gc.spread((1, n, k)))
-    w, sb = w[0], sb[0]
-    sbuf, sshape, sstrides = gc.mn_major(sa)  # the scales as mk_quant_fp8 writes them
     for name in a.kernels:
-        d = torch.empty(m, n, device="cuda", dtype=torch.bfloat16)
-        args = lib.args("mk_gemm_fp8_args", kind=mk.GEMM_DENSE, a=mk.tensor(q),
-                        a_scales=mk.tensor(sbuf, shape=sshape, strides=sstrides),
-                        b=mk.tensor(w), b_scales=mk.tensor(sb), d=mk.tensor(d), kernel=name.encode())
+        torch.manual_seed(0)
+        gb.FORCE["kernel"] = name.encode()
+        run = gb.dense_problem(lib, m, n, k)[0]
         for _ in range(2):
-            lib.call("mk_gemm_fp8", args, stream=torch.cuda.current_stream().cuda_stream)
+            run()
         torch.cuda.synchronize()
         print(f"# ran {name} twice", flush=True)
     return 0

@@ -208,7 +208,7 @@ static mk_status mk__layer_stage(const char *fn, const char *stage, mk_status st
   return st;
 }
 
-static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args, void *ws, size_t ws_bytes,
+static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *a, void *ws, size_t ws_bytes,
                                    void *stream);
 
 /* NOTE: with args->pdl the stages launch with programmatic dependent launch
@@ -218,22 +218,19 @@ static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args
  * DeepSeek-V3 layer (docs/perf.md). */
 mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *ws, size_t ws_bytes, void *stream) {
   static const char fn[] = "mk_moe_layer_forward";
+  mk_moe_layer_args a;
   mk_status st;
-  uint32_t size = 0;
-  int32_t pdl = 0;
-  if (args != NULL) { /* read pdl only where the caller's struct has it */
-    memcpy(&size, args, sizeof size);
-    if (size >= offsetof(mk_moe_layer_args, pdl) + sizeof pdl) pdl = args->pdl;
-  }
-  mk__pdl_mode = pdl ? MK__PDL_LAUNCH | MK__PDL_PREFETCH : 0;
-  st = mk__layer_forward(fn, args, ws, ws_bytes, stream);
+  if ((st = mk__load_args(fn, &a, sizeof a, args)) != MK_OK) return st; /* older structs: pdl = 0 */
+  mk__pdl_mode = a.pdl ? MK__PDL_LAUNCH | MK__PDL_PREFETCH : 0;
+  st = mk__layer_forward(fn, &a, ws, ws_bytes, stream);
   mk__pdl_mode = 0;
   return st;
 }
 
+/* The layer with its args loaded (a) and the launch flags set. */
 static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args, void *ws, size_t ws_bytes,
                                    void *stream) {
-  mk_moe_layer_args a;
+  const mk_moe_layer_args a = *args;
   mk__layer_plan pl;
   mk_route_args r;
   mk_moe_dispatch_args d;
@@ -242,7 +239,6 @@ static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args
   mk_moe_combine_args c;
   char *w = (char *)ws;
   mk_status st;
-  if ((st = mk__load_args(fn, &a, sizeof a, args)) != MK_OK) return st;
   if ((st = mk__layer_plan_make(fn, &a, &pl)) != MK_OK) return st;
   if (ws == NULL || ws_bytes < pl.total)
     return mk__fail(MK_ERR_WORKSPACE, "%s: workspace is %zu bytes at %p, needs %zu (mk_moe_layer_workspace_size)", fn,

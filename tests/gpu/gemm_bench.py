@@ -314,6 +314,8 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--out", default="", help="also write the markdown table to this file")
     ap.add_argument("--sweep", action="store_true", help="also time every built configuration of each shape")
+    ap.add_argument("--match", default="", metavar="TEXT",
+                    help="only shapes whose row starts with TEXT, e.g. 'dense 4096 x' or 'decode' (default: all)")
     ap.add_argument("--deepgemm-path", default=os.environ.get("DEEPGEMM_PATH", ""), metavar="DIR",
                     help="directory holding the deep_gemm package (tests/gpu/peers/deepgemm.sh builds one), put "
                          "first on sys.path; default $DEEPGEMM_PATH. DeepGEMM is measured when it imports")
@@ -415,6 +417,9 @@ def main():
         print(dg_notes[-1], flush=True)
         return [fmt(dkus, 1), fmt(tflops(m, n, k, dkus)), fmt(tflops(m, n, k, dcus)), fmt(ratio, 2)]
 
+    def skip(kind, label):
+        return not f"{kind} {label}".startswith(a.match)
+
     def add(kind, label, m, n, k, run, info, peers, extra="", dgp=None):
         kus = timer.kernel_us(run)
         cus = timer.call_us(run)
@@ -441,6 +446,8 @@ def main():
     nks = sorted({(n, k) for _, n, k in dense} | {(n, k) for kind, n, k in built if kind == "dense"})
     dense += [(m, n, k) for n, k in nks for m in (64, 128)]
     for m, n, k in dense:
+        if skip("dense", f"{m} x {n} x {k}"):
+            continue
         if ("dense", n, k) not in built:
             rows.append(not_built("dense", f"{m} x {n} x {k}"))
             continue
@@ -451,6 +458,8 @@ def main():
         torch.cuda.empty_cache()
     for g, per in ((4, 8192), (8, 4096)):
         for n, k in ((4096, 7168), (7168, 2048)):
+            if skip("contiguous", f"{g}x{per} x {n} x {k}"):
+                continue
             if ("grouped_contiguous", n, k) not in built:
                 rows.append(not_built("contiguous", f"{g}x{per} x {n} x {k}"))
                 continue
@@ -461,6 +470,8 @@ def main():
             torch.cuda.empty_cache()
     for g, per in ((1, 1024), (2, 512), (4, 256)):
         for n, k in ((4096, 7168), (7168, 2048)):
+            if skip("masked", f"{g}x{per} x {n} x {k}"):
+                continue
             if ("grouped_masked", n, k) not in built:
                 rows.append(not_built("masked", f"{g}x{per} x {n} x {k}"))
                 continue
@@ -472,7 +483,7 @@ def main():
     for per in (8, 16, 32, 64):
         for n, k in ((4096, 7168), (7168, 2048)):
             g = 32
-            if ("grouped_masked", n, k) not in built:
+            if skip("decode", f"{g}x{per} x {n} x {k}") or ("grouped_masked", n, k) not in built:
                 continue
             run, info, peers, wbytes, dgp = masked_problem(lib, g, per, n, k, max_m=128, dg=True)
             kus = timer.kernel_us(run)

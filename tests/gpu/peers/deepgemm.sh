@@ -5,7 +5,8 @@
 #   tests/gpu/peers/deepgemm.sh BUILD_DIR
 #       unpacks .peers/deepgemm.tar.gz into BUILD_DIR/deepgemm, builds its Python extension in place
 #       (no downloads, all cores), links the CUTLASS headers where its runtime compiler looks for
-#       them, imports it once, and prints the environment to use. Anything missing (the tarball,
+#       them, imports it and runs one small GEMM, and prints the environment to use (LD_PRELOAD
+#       included: see the NOTE below). Anything missing (the tarball,
 #       torch, nvcc, a failed build or import) prints one line "SKIP deepgemm: <reason>" and exits 0,
 #       so the rest of a GPU run goes on. Rebuilds only when the tarball changed.
 #       The last line on success is "DEEPGEMM_PATH=<dir>" (the directory to put on sys.path).
@@ -161,17 +162,34 @@ PYEOF
 fi
 
 export DG_JIT_CACHE_DIR=${DG_JIT_CACHE_DIR:-$BUILD/deepgemm-jit-cache}
-if ! out=$(cd "$BUILD" && env CUDA_HOME="$RT_CUDA_HOME" ${DG_NVCC:+DG_JIT_NVCC_COMPILER="$DG_NVCC"} \
-      PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c \
-      "import deep_gemm as d; print('deepgemm: import ok,', d.__version__, d.__file__, 'fp8_gemm_nt' in dir(d))" 2>&1); then
+# NOTE: with torch 2.11 loaded first, DeepGEMM's first JIT call died in std::regex (its include
+# parser) on a locale facet of the wrong type: the extension's libstdc++ references bound to a copy
+# that another library of the process provides. Preloading the libstdc++ of the compiler that built
+# the extension puts it first in the lookup order; the smoke call below proves it.
+PRELOAD=$(readlink -f "$(${CXX:-g++} -print-file-name=libstdc++.so.6 2> /dev/null)" 2> /dev/null)
+[ -f "$PRELOAD" ] || PRELOAD=""
+if ! out=$(cd "$BUILD" && env ${PRELOAD:+LD_PRELOAD="$PRELOAD"} CUDA_HOME="$RT_CUDA_HOME" \
+      ${DG_NVCC:+DG_JIT_NVCC_COMPILER="$DG_NVCC"} PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c "
+import torch, deep_gemm as d
+from deep_gemm.utils.math import per_token_cast_to_fp8, per_block_cast_to_fp8
+print('deepgemm: import ok,', d.__version__, d.__file__)
+x, w = torch.randn(256, 512, device='cuda'), torch.randn(256, 512, device='cuda')
+out = torch.empty(256, 256, device='cuda', dtype=torch.bfloat16)
+d.fp8_gemm_nt(per_token_cast_to_fp8(x, use_ue8m0=False), per_block_cast_to_fp8(w, use_ue8m0=False), out,
+              disable_ue8m0_cast=True)
+err = ((out.float() - x @ w.t()).norm() / (x @ w.t()).norm()).item()
+print(f'deepgemm: smoke call ok, relative error {err:.1e}')
+assert err < 0.05
+" 2>&1); then
   echo "$out" | tail -5 | sed 's/^/  /' >&2
-  skip "import deep_gemm failed"
+  skip "import deep_gemm or its smoke call failed"
 fi
-echo "$out" | tail -1
+echo "$out" | tail -2
 [ -f "$SRC/PEER_SOURCES" ] && sed 's/^/deepgemm source: /' "$SRC/PEER_SOURCES"
 echo "# environment for DeepGEMM:"
 echo "export CUDA_HOME=$RT_CUDA_HOME"
 [ -n "$DG_NVCC" ] && echo "export DG_JIT_NVCC_COMPILER=$DG_NVCC"
 echo "export DG_JIT_CACHE_DIR=$DG_JIT_CACHE_DIR"
+[ -n "$PRELOAD" ] && echo "export LD_PRELOAD=$PRELOAD"
 echo "export PYTHONPATH=$SRC\${PYTHONPATH:+:\$PYTHONPATH}"
 echo "DEEPGEMM_PATH=$SRC"

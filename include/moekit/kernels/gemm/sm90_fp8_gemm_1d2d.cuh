@@ -44,6 +44,7 @@
 #include "moekit/api/internal.h"
 #include "moekit/core/platform.h"
 #include "moekit/kernels/gemm/sm90_fp8_gemm_cfg.cuh"
+#include "moekit/kernels/gemm/sm90_fp8_gemm_mainloop.cuh"
 #include "moekit/nv/sm90/barrier.cuh"
 #include "moekit/nv/sm90/mbarrier.cuh"
 #include "moekit/nv/sm90/smem_desc.h"
@@ -64,6 +65,7 @@ struct sm90_fp8_gemm {
   typedef sched::gemm_scheduler<kKind, kN, BLOCK_M, BLOCK_N, kClusterM, kClusterN> scheduler;
   typedef sm90::mbarrier_t mbar;
   typedef sm90::pipe_state<kStages> pipe;
+  typedef sm90_fp8_mainloop<cfg> loop;
 
   /* Pointers into the (1024-aligned) dynamic shared memory. */
   struct smem_t {
@@ -239,108 +241,6 @@ struct sm90_fp8_gemm {
     sm90::tma_store_wait<0>();
   }
 
-  /* ---- math: one tile's k-loop ---------------------------------------------------------- */
-  /* Normal orientation. kFormer: 8-column groups [0, kFormer) use the first
-   * B scale of the k-block, the rest the second (kFormer = BLOCK_N / 8: one). */
-  template <int kFormer>
-  MK_DEV static void mainloop(const smem_t &s, pipe &ps, const float *sfb, float (&total)[cfg::kWaves][cfg::kAccRegs],
-                              uint32_t wg, uint32_t warp_in_wg, uint32_t lane) {
-    float part[cfg::kAccRegs]; /* one k-block's product; the first wgmma overwrites it */
-#pragma unroll
-    for (int i = 0; i < cfg::kAccRegs; ++i) part[i] = 0.0f;
-#pragma unroll 1
-    for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
-      const float sb0 = sfb[kb * cfg::kSfbPerK], sb1 = sfb[kb * cfg::kSfbPerK + cfg::kSfbPerK - 1];
-      sm90::mbar_wait(&s.full[ps.stage], ps.phase);
-      const uint32_t b = sm90::smem_u32(s.b + ps.stage * cfg::kSmemB);
-      const uint64_t db = mk_wgmma_desc_kmajor_sw128(b);
-      const float *sfa = s.sfa + ps.stage * (cfg::kSmemSfa / 4);
-#pragma unroll
-      for (int w = 0; w < cfg::kWaves; ++w) {
-        /* rows 128 w + 64 wg + [0, 64) of the tile; this thread's are row and row + 8 */
-        const uint32_t slice = (uint32_t)w * 128 + wg * 64;
-        const uint32_t row = slice + warp_in_wg * 16 + lane / 4;
-        const uint64_t da = mk_wgmma_desc_kmajor_sw128(sm90::smem_u32(s.a + ps.stage * cfg::kSmemA + slice * 128));
-        sm90::wgmma_fence();
-#pragma unroll
-        for (int k = 0; k < 4; ++k) /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
-          sm90::wgmma_e4m3<BLOCK_N>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
-                                         k > 0 ? 1u : 0u);
-        sm90::wgmma_commit();
-        /* scales while the tensor core runs */
-        const float sa0 = sfa[row], sa1 = sfa[row + 8];
-        sm90::wgmma_wait<0>();
-        sm90::wgmma_fence_operands(part);
-        if (w == cfg::kWaves - 1) release_stage(s, ps.stage, lane);
-        const float s00 = sa0 * sb0, s10 = sa1 * sb0, s01 = sa0 * sb1, s11 = sa1 * sb1;
-#pragma unroll
-        for (int i = 0; i < BLOCK_N / 8; ++i) {
-          const float r0 = i < kFormer ? s00 : s01, r1 = i < kFormer ? s10 : s11;
-          total[w][4 * i + 0] += part[4 * i + 0] * r0;
-          total[w][4 * i + 1] += part[4 * i + 1] * r0;
-          total[w][4 * i + 2] += part[4 * i + 2] * r1;
-          total[w][4 * i + 3] += part[4 * i + 3] * r1;
-        }
-      }
-      sm90::pipe_advance(ps);
-    }
-  }
-
-  /* Swap-AB orientation: rows are weights (one B scale per k-block for the
-   * warpgroup's 64 rows), columns are tokens (one A scale each). */
-  MK_DEV static void mainloop_swap(const smem_t &s, pipe &ps, const float *sfb, float (&total)[cfg::kAccRegs],
-                                   uint32_t wg, uint32_t lane) {
-    float part[cfg::kAccRegs];
-#pragma unroll
-    for (int i = 0; i < cfg::kAccRegs; ++i) part[i] = 0.0f;
-#pragma unroll 1
-    for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
-      sm90::mbar_wait(&s.full[ps.stage], ps.phase);
-      const uint32_t w = sm90::smem_u32(s.b + ps.stage * cfg::kSmemB + wg * 64 * 128);
-      const uint32_t x = sm90::smem_u32(s.a + ps.stage * cfg::kSmemA);
-      const uint64_t dw = mk_wgmma_desc_kmajor_sw128(w), dx = mk_wgmma_desc_kmajor_sw128(x);
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int k = 0; k < 4; ++k)
-        sm90::wgmma_e4m3<BLOCK_M>::mma(part, mk_wgmma_desc_advance(dw, 32 * k), mk_wgmma_desc_advance(dx, 32 * k),
-                                       k > 0 ? 1u : 0u);
-      sm90::wgmma_commit();
-      const float *sfa = s.sfa + ps.stage * (cfg::kSmemSfa / 4);
-      const float sb = sfb[kb];
-      float sc[BLOCK_M / 4]; /* scales of this thread's token columns 8 i + 2 (lane % 4) + {0, 1} */
-#pragma unroll
-      for (int i = 0; i < BLOCK_M / 8; ++i) {
-        const float2 v = *(const float2 *)(sfa + 8 * i + 2 * (lane % 4));
-        sc[2 * i] = v.x;
-        sc[2 * i + 1] = v.y;
-      }
-      sm90::wgmma_wait<0>();
-      sm90::wgmma_fence_operands(part);
-      release_stage(s, ps.stage, lane);
-#pragma unroll
-      for (int i = 0; i < BLOCK_M / 8; ++i) {
-        const float c0 = sc[2 * i] * sb, c1 = sc[2 * i + 1] * sb;
-        total[4 * i + 0] += part[4 * i + 0] * c0;
-        total[4 * i + 1] += part[4 * i + 1] * c1;
-        total[4 * i + 2] += part[4 * i + 2] * c0;
-        total[4 * i + 3] += part[4 * i + 3] * c1;
-      }
-      sm90::pipe_advance(ps);
-    }
-  }
-
-  /* The warp is done reading stage `stage` (wgmma operands and scales): one
-   * arrival per warp on the empty barrier of every CTA whose producer may
-   * write into this CTA's copy of the stage. */
-  MK_DEV static void release_stage(const smem_t &s, uint32_t stage, uint32_t lane) {
-    __syncwarp();
-    if (cfg::kCluster == 1) {
-      if (lane == 0) sm90::mbar_arrive(&s.empty[stage]);
-    } else if (lane < (uint32_t)cfg::kCluster) {
-      sm90::mbar_arrive_cluster(&s.empty[stage], lane);
-    }
-  }
-
   /* ---- math: epilogue (registers -> swizzled smem staging, for the store thread) ---- */
   MK_DEV static void epilogue(const smem_t &s, const float (&acc)[cfg::kWaves][cfg::kAccRegs], uint32_t wg,
                               uint32_t warp_in_wg, uint32_t lane) {
@@ -376,6 +276,7 @@ struct sm90_fp8_gemm {
 
   MK_DEV static void math(const smem_t &s, uint32_t math_thread) {
     const uint32_t wg = math_thread / 128, warp_in_wg = (math_thread / 32) % 4, lane = math_thread % 32;
+    const sm90_fp8_ring r = {s.a, s.b, s.sfa, s.full, s.empty};
     pipe ps = {0u, 0u};
     uint32_t t = 0;
     for (;; ++t) {
@@ -390,9 +291,9 @@ struct sm90_fp8_gemm {
 #pragma unroll
         for (int i = 0; i < cfg::kAccRegs; ++i) total[w][i] = 0.0f;
       if constexpr (kSwapAB) {
-        mainloop_swap(s, ps, sfb, total[0], wg, lane);
+        loop::mainloop_swap(r, ps, sfb, total[0], wg, lane);
       } else if constexpr (!cfg::kStraddle) {
-        mainloop<BLOCK_N / 8>(s, ps, sfb, total, wg, warp_in_wg, lane);
+        loop::template mainloop<BLOCK_N / 8>(r, ps, sfb, total, wg, warp_in_wg, lane);
       } else {
         /* where the tile's columns cross into the next scale block: one
          * specialized k-loop per reachable offset n0 % 128 (a multiple of kGcd) */
@@ -401,8 +302,8 @@ struct sm90_fp8_gemm {
 #define MK__STRADDLE_CASE(c)                                                                          \
   case c:                                                                                             \
     if constexpr ((16 * (c)) % cfg::kGcd == 0)                                                        \
-      mainloop<((128 - 16 * (c)) < BLOCK_N ? (128 - 16 * (c)) : BLOCK_N) / 8>(s, ps, sfb, total, wg, \
-                                                                              warp_in_wg, lane);     \
+      loop::template mainloop<((128 - 16 * (c)) < BLOCK_N ? (128 - 16 * (c)) : BLOCK_N) / 8>(     \
+          r, ps, sfb, total, wg, warp_in_wg, lane);                                                   \
     break;
           MK__STRADDLE_CASE(0)
           MK__STRADDLE_CASE(1)

@@ -20,6 +20,7 @@ template <int kKind, int kN, int kK, int BLOCK_M, int BLOCK_N, int kStages, int 
           bool kSwapAB>
 struct sm90_fp8_cfg {
   static constexpr int BLOCK_K = 128;
+  static constexpr int kNumStages = kStages;
   static constexpr int kNumKBlocks = kK / BLOCK_K;
   /* BLOCK_M = 256: two math warpgroups, each taking a 64-row slice of both
    * 128-row halves ("waves") of the tile, one after the other */
@@ -39,6 +40,21 @@ struct sm90_fp8_cfg {
   static constexpr int kEntryRegs = (65536 / kThreads > 255 ? 255 : 65536 / kThreads) / 8 * 8;
   static constexpr int kMathRegs = kMathWGs == 1 ? 248 : 232;
   static constexpr int kTileSlots = 4;
+  /* Two product register sets (sm90_fp8_gemm_mainloop.cuh) where the
+   * kWaves + 2 accumulator sets stay within 192 of the math registers:
+   * BLOCK_N <= 128 for 64/128-row tiles, <= 96 for 256-row tiles.
+   * MK_SM90_GEMM_PIPELINE=0 turns it off (for measuring the difference).
+   * NOTE: splitting a k-block's wgmmas into two column halves so that wider
+   * tiles fit too was measured slower (docs/perf.md): each half re-reads A. */
+#ifndef MK_SM90_GEMM_PIPELINE
+#define MK_SM90_GEMM_PIPELINE 1
+#endif
+#ifndef MK_SM90_GEMM_PIPE_GROUP
+#define MK_SM90_GEMM_PIPE_GROUP 4
+#endif
+  static constexpr bool kPipelined = MK_SM90_GEMM_PIPELINE && !kSwapAB && (kWaves + 2) * kAccRegs <= 192;
+  static constexpr int kPipeGroup = MK_SM90_GEMM_PIPE_GROUP; /* units per group */
+  static_assert(kPipeGroup >= 2 && kPipeGroup % 2 == 0, "MK_SM90_GEMM_PIPE_GROUP: an even number >= 2");
 
   /* A tile's B columns may cross a 128-column scale block (BLOCK_N = 96,
    * 112, 144, 160, 192): two scales per k-block, switched at column

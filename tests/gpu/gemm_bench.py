@@ -315,7 +315,7 @@ def main():
     ap.add_argument("--out", default="", help="also write the markdown table to this file")
     ap.add_argument("--sweep", action="store_true", help="also time every built configuration of each shape")
     ap.add_argument("--match", default="", metavar="TEXT",
-                    help="only shapes whose row starts with TEXT, e.g. 'dense 4096 x' or 'decode' (default: all)")
+                    help="only shapes whose row starts with TEXT (a comma list), e.g. 'dense 4096 x,decode' (default: all)")
     ap.add_argument("--deepgemm-path", default=os.environ.get("DEEPGEMM_PATH", ""), metavar="DIR",
                     help="directory holding the deep_gemm package (tests/gpu/peers/deepgemm.sh builds one), put "
                          "first on sys.path; default $DEEPGEMM_PATH. DeepGEMM is measured when it imports")
@@ -418,7 +418,7 @@ def main():
         return [fmt(dkus, 1), fmt(tflops(m, n, k, dkus)), fmt(tflops(m, n, k, dcus)), fmt(ratio, 2)]
 
     def skip(kind, label):
-        return not f"{kind} {label}".startswith(a.match)
+        return not any(f"{kind} {label}".startswith(x) for x in a.match.split(","))
 
     def add(kind, label, m, n, k, run, info, peers, extra="", dgp=None):
         kus = timer.kernel_us(run)

@@ -44,6 +44,23 @@ struct sm90_fp8_ring {
   sm90::mbarrier_t *full, *empty;
 };
 
+/* Unroll factors of the lockstep k-loop and of the pipelined loop's groups.
+ * NOTE: unrolling the lockstep loop 4 or 8 times was measured 3-4% faster
+ * than not unrolling it on an H100 (docs/perf.md): the compiler then
+ * schedules the next k-block's barrier wait, scale loads and descriptors
+ * among the promotion FFMAs. 16 overflows the instruction cache on tiles
+ * with straddling B scales (8 specialized loops): up to 1.5x slower.
+ * Unrolling the pipelined loop's groups twice changed nothing. */
+#ifndef MK_SM90_GEMM_KLOOP_UNROLL
+#define MK_SM90_GEMM_KLOOP_UNROLL 4
+#endif
+#ifndef MK_SM90_GEMM_GROUP_UNROLL
+#define MK_SM90_GEMM_GROUP_UNROLL 1
+#endif
+#define MK__PRAGMA(x) _Pragma(#x)
+#define MK__UNROLL(n) MK__PRAGMA(unroll n)
+#define MK__UNROLL_N(n) MK__UNROLL(n)
+
 template <class cfg>
 struct sm90_fp8_mainloop {
   static constexpr int kAcc = cfg::kAccRegs;
@@ -102,7 +119,7 @@ struct sm90_fp8_mainloop {
     float part[kAcc]; /* one unit's product; the first wgmma overwrites it */
 #pragma unroll
     for (int i = 0; i < kAcc; ++i) part[i] = 0.0f;
-#pragma unroll 1
+    MK__UNROLL_N(MK_SM90_GEMM_KLOOP_UNROLL)
     for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
       const float sb0 = sfb[kb * cfg::kSfbPerK], sb1 = sfb[kb * cfg::kSfbPerK + cfg::kSfbPerK - 1];
       sm90::mbar_wait(&r.full[ps.stage], ps.phase);
@@ -201,7 +218,7 @@ struct sm90_fp8_mainloop {
 #pragma unroll
     for (int w = 0; w < kWaves; ++w) sm90::wgmma_fence_operands(total[w]);
     int u = 0;
-#pragma unroll 1
+    MK__UNROLL_N(MK_SM90_GEMM_GROUP_UNROLL)
     for (; u + kGroup <= kPipeUnits; u += kGroup)
       group<kFormer, kGroup>(r, ps, sfb, total, part, u, wg, warp_in_wg, lane);
     if constexpr (kPipeUnits % kGroup != 0)

@@ -16,8 +16,8 @@
  * its share of the tensor core idles meanwhile unless the other warpgroup's
  * wgmmas fill the gap; both wait on the same stage barrier and tend to run
  * in step. With two sets the tensor core holds this warpgroup's next unit
- * while the FFMAs of the last one run: 128 x 128 tiles gained 6-9% on an
- * H100 (docs/perf.md). It costs kAccRegs more registers, so it is only for
+ * while the FFMAs of the last one run: 128 x 128 tiles gained about 4.5%
+ * on an H100 (docs/perf.md). It costs kAccRegs more registers, so it is only for
  * tiles whose kWaves + 2 accumulator sets fit (sm90_fp8_gemm_cfg.cuh).
  * Making the two warpgroups take turns issuing (named barriers) was measured
  * 1-3% slower than letting them run freely, so the lockstep loop has none.

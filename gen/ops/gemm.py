@@ -145,13 +145,19 @@ def candidates(kind: str, n: int, k: int):
             (kind != "grouped_contiguous" or DEFAULT_ALIGN % c.block_m == 0)]
 
 
+def swap_first(kind, m):
+    """mk__gemm_swap_first: masked decode ties go to swap-AB tiles."""
+    return kind == "grouped_masked" and m <= 16
+
+
 def best(kind, m, groups, n, k, cands):
-    """The C API's choice: lowest cost, then lowest compute, then first."""
+    """The C API's choice: lowest cost, then swap-AB for masked decode, then lowest compute, then first."""
     win, key = None, None
     for c in cands:
         t, comp = cost(kind, m, groups, n, k, c)
-        if key is None or (t, comp) < key:
-            win, key = c, (t, comp)
+        kc = (t, 0 if c.swap_ab or not swap_first(kind, m) else 1, comp)
+        if key is None or kc < key:
+            win, key = c, kc
     return win
 
 

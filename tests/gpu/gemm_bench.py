@@ -7,7 +7,8 @@
 Shapes (issue 4): the dense DeepGEMM set (M = 4096 and 128, plus M = 64 and
 128 for every dense (N, K)), grouped contiguous 4 x 8192 and 8 x 4096,
 grouped masked 1 x 1024, 2 x 512 and 4 x 256, and decode masked with 32
-experts x 8, 16, 32 and 64 tokens. A shape runs when the library holds its
+experts x 8, 16, 32 and 64 tokens; with --match tiny, the layer's own decode
+GEMMs (8 experts x 1, 2, 4 tokens) for every masked (N, K) of the library. A shape runs when the library holds its
 (kind, N, K): build instances/deepseek-v3.toml for the whole table.
 
 Columns:
@@ -493,6 +494,22 @@ def main():
             del dgp
             sweep("decode", f"{g}x{per} x {n} x {k}", g * per, n, k,
                   lambda: masked_problem(lib, g, per, n, k, max_m=128))
+            torch.cuda.empty_cache()
+    # the layer's own decode GEMMs at M = 1, 2, 4 (8 experts reached, top-8), every masked (N, K) the
+    # library holds: only when --match names "tiny"
+    for per in (1, 2, 4) if "tiny" in a.match else ():
+        for n, k in sorted({(n, k) for kind, n, k in built if kind == "grouped_masked"}):
+            g = 8
+            if skip("tiny", f"{g}x{per} x {n} x {k}"):
+                continue
+            run, info, peers, wbytes, dgp = masked_problem(lib, g, per, n, k, max_m=16, dg=True)
+            kus = timer.kernel_us(run)
+            frac = wbytes / (kus * 1e-6) / copy_bw
+            add("tiny", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers,
+                extra=f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = {100 * frac:.0f}% of copy", dgp=dgp)
+            del dgp
+            sweep("tiny", f"{g}x{per} x {n} x {k}", g * per, n, k,
+                  lambda: masked_problem(lib, g, per, n, k, max_m=16))
             torch.cuda.empty_cache()
 
     gm = math.exp(sum(math.log(x) for x in speedups) / len(speedups)) if speedups else None

@@ -116,4 +116,13 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
   return t_compute > t_hbm ? t_compute : t_hbm;
 }
 
+/* Tie-break: masked decode (at most 16 rows per group) whose candidates all
+ * stream the weights at the same modelled rate prefers swap-AB tiles.
+ * NOTE: measured on an H100 (docs/perf.md, the layer's decode GEMMs): with 8
+ * experts x 1-4 tokens the 64-row normal tiles the compute term prefers ran
+ * 0-9% slower than the swap-AB ones (7168 x 2048: 55.1 against 51.4-52.6 us). */
+static int mk__gemm_swap_first(const mk__gemm_problem *pb) {
+  return pb->kind == MK_GEMM_GROUPED_MASKED && pb->m <= 16;
+}
+
 #endif /* MOEKIT_API_GEMM_COST_H */

@@ -4,7 +4,8 @@
  * Configuration choice (docs/gemm.md, "Choosing a configuration"): every
  * built instance of the call's (kind, N, K) that can serve it is scored by
  * mk__gemm_cost(), an estimate in SM clock cycles; the lowest wins, ties go
- * to the lower modelled compute time, then to the earlier registry entry.
+ * to a swap-AB configuration for masked decode (mk__gemm_swap_first), then to
+ * the lower modelled compute time, then to the earlier registry entry.
  * gen/ops/gemm.py evaluates the same model to decide what to build.
  */
 #ifndef MOEKIT_API_IMPL_GEMM_H
@@ -199,7 +200,7 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
                                  const mk__entry **out, int *sms_out) {
   char built[200] = "";
   size_t used = 0;
-  int i, any = 0, arch = 0, sms = 0, best = -1, rc;
+  int i, any = 0, arch = 0, sms = 0, best = -1, best_swap = 0, rc;
   double best_cost = 0, best_compute = 0;
   mk__gemm_problem pb;
   mk_status st;
@@ -265,10 +266,13 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
       continue;
     }
     cost = mk__gemm_cost(&pb, &c, &compute);
-    if (best < 0 || cost < best_cost || (cost == best_cost && compute < best_compute)) {
+    if (best < 0 || cost < best_cost ||
+        (cost == best_cost && (mk__gemm_swap_first(&pb) && c.swap_ab != best_swap ? c.swap_ab
+                                                                                   : compute < best_compute))) {
       best = i;
       best_cost = cost;
       best_compute = compute;
+      best_swap = c.swap_ab;
     }
   }
   if (best < 0) {

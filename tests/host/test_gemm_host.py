@@ -23,6 +23,23 @@ double shim_cost(int kind, int64_t m, int64_t groups, int64_t n, int64_t k, int 
   c.block_m = bm; c.block_n = bn; c.stages = stages; c.swap_ab = swap; c.cluster = cluster; c.mcast_a = mcast_a;
   return mk__gemm_cost(&p, &c, compute);
 }
+/* the C API's choice among cfg[count][6] = {bm, bn, stages, swap, cluster, mcast_a}, as mk__gemm_select makes it */
+int shim_best(int kind, int64_t m, int64_t groups, int64_t n, int64_t k, int sms, int count, const int *cfg) {
+  mk__gemm_problem p = {kind, m, groups, n, k, sms};
+  int i, best = -1, best_swap = 0;
+  double best_cost = 0, best_compute = 0;
+  for (i = 0; i < count; ++i) {
+    const int *x = cfg + 6 * i;
+    mk__gemm_config c;
+    double cost, compute;
+    c.block_m = x[0]; c.block_n = x[1]; c.stages = x[2]; c.swap_ab = x[3]; c.cluster = x[4]; c.mcast_a = x[5];
+    cost = mk__gemm_cost(&p, &c, &compute);
+    if (best < 0 || mk__gemm_better(&p, cost, compute, c.swap_ab, best_cost, best_compute, best_swap)) {
+      best = i; best_cost = cost; best_compute = compute; best_swap = c.swap_ab;
+    }
+  }
+  return best;
+}
 '''
 
 
@@ -56,6 +73,30 @@ def test_cost_model_matches_c(ctx):
                         bad.append(f"{kind} m={m} g={groups} n={n} k={k} {c}: python {got:.1f}/{got_comp:.1f}, "
                                    f"C {want:.1f}/{comp.value:.1f}")
     results.append((f"{count}_scores_agree", not bad, "\n".join(bad[:10])))
+
+    # the choice itself (tie-breaks included): Python's best() against the C API's order
+    lib.shim_best.restype = ctypes.c_int
+    lib.shim_best.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                              ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    bad, count, swaps = [], 0, 0
+    for kind in gemm.KINDS:
+        for n, k in ((2112, 7168), (4096, 7168), (7168, 2048), (3072, 4096), (4096, 1536), (768, 4096)):
+            cands = gemm.candidates(kind, n, k)
+            flat = [v for c in cands for v in (c.block_m, c.block_n, gemm.stages_for(c, k), int(c.swap_ab), c.cluster,
+                                              int(c.mcast == "a"))]
+            arr = (ctypes.c_int * len(flat))(*flat)
+            for m, groups in ((1, 8), (2, 8), (4, 8), (16, 32), (17, 32), (64, 32), (100, 8), (4096, 4)):
+                want = lib.shim_best(gemm.KINDS.index(kind), m, groups, n, k, 132, len(cands), arr)
+                got = gemm.best(kind, m, groups, n, k, cands)
+                count += 1
+                swaps += int(cands[want].swap_ab)
+                if cands[want] is not got:
+                    bad.append(f"{kind} m={m} g={groups} n={n} k={k}: C {cands[want]}, python {got}")
+    results.append((f"{count}_choices_agree", not bad, "\n".join(bad[:10])))
+    # masked decode ties go to swap-AB: with 8 experts x 1-4 rows the API picks a swap-AB tile
+    dec = [(n, k) for n, k in ((4096, 7168), (7168, 2048), (3072, 4096), (4096, 1536))
+           if not gemm.best("grouped_masked", 1, 8, n, k, gemm.candidates("grouped_masked", n, k)).swap_ab]
+    results.append(("masked_decode_picks_swap_ab", not dec, f"normal tiles picked for {dec}"))
     return results
 
 

@@ -120,9 +120,19 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
  * stream the weights at the same modelled rate prefers swap-AB tiles.
  * NOTE: measured on an H100 (docs/perf.md, the layer's decode GEMMs): with 8
  * experts x 1-4 tokens the 64-row normal tiles the compute term prefers ran
- * 0-9% slower than the swap-AB ones (7168 x 2048: 55.1 against 51.4-52.6 us). */
+ * 1-6% slower than the swap-AB ones (7168 x 2048: 55.1 against 52.6 us). */
 static int mk__gemm_swap_first(const mk__gemm_problem *pb) {
   return pb->kind == MK_GEMM_GROUPED_MASKED && pb->m <= 16;
+}
+
+/* Whether a candidate scored (cost, compute) beats the best so far: lower
+ * cost; on a tie, swap-AB first where mk__gemm_swap_first, then lower
+ * compute; of equals the first stays. gen/ops/gemm.py best() orders alike. */
+static int mk__gemm_better(const mk__gemm_problem *pb, double cost, double compute, int swap_ab, double best_cost,
+                           double best_compute, int best_swap) {
+  if (cost != best_cost) return cost < best_cost;
+  if (mk__gemm_swap_first(pb) && swap_ab != best_swap) return swap_ab;
+  return compute < best_compute;
 }
 
 #endif /* MOEKIT_API_GEMM_COST_H */

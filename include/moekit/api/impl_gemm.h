@@ -266,9 +266,7 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
       continue;
     }
     cost = mk__gemm_cost(&pb, &c, &compute);
-    if (best < 0 || cost < best_cost ||
-        (cost == best_cost && (mk__gemm_swap_first(&pb) && c.swap_ab != best_swap ? c.swap_ab
-                                                                                   : compute < best_compute))) {
+    if (best < 0 || mk__gemm_better(&pb, cost, compute, c.swap_ab, best_cost, best_compute, best_swap)) {
       best = i;
       best_cost = cost;
       best_compute = compute;

@@ -422,7 +422,10 @@ def main():
         return not any(f"{kind} {label}".startswith(x) for x in a.match.split(","))
 
     def add(kind, label, m, n, k, run, info, peers, extra="", dgp=None):
+        """One table row; `extra` is text for the ratio cell, or a function of the kernel us giving it."""
         kus = timer.kernel_us(run)
+        if callable(extra):
+            extra = extra(kus)
         cus = timer.call_us(run)
         peer_tf = {}
         for pname, fn in peers.items():
@@ -481,36 +484,27 @@ def main():
             del dgp
             sweep("masked", f"{g}x{per} x {n} x {k}", g * per, n, k, lambda: masked_problem(lib, g, per, n, k))
             torch.cuda.empty_cache()
+    def streamed(kind, g, per, n, k, max_m):
+        """A masked shape that streams the weights: its row also gives their bandwidth as a share of copy."""
+        label = f"{g}x{per} x {n} x {k}"
+        if skip(kind, label) or ("grouped_masked", n, k) not in built:
+            return
+        run, info, peers, wbytes, dgp = masked_problem(lib, g, per, n, k, max_m=max_m, dg=True)
+        add(kind, label, g * per, n, k, run, info, peers, dgp=dgp,
+            extra=lambda kus: (f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = "
+                               f"{100 * wbytes / (kus * 1e-6) / copy_bw:.0f}% of copy"))
+        del dgp
+        sweep(kind, label, g * per, n, k, lambda: masked_problem(lib, g, per, n, k, max_m=max_m))
+        torch.cuda.empty_cache()
+
     for per in (8, 16, 32, 64):
         for n, k in ((4096, 7168), (7168, 2048)):
-            g = 32
-            if skip("decode", f"{g}x{per} x {n} x {k}") or ("grouped_masked", n, k) not in built:
-                continue
-            run, info, peers, wbytes, dgp = masked_problem(lib, g, per, n, k, max_m=128, dg=True)
-            kus = timer.kernel_us(run)
-            frac = wbytes / (kus * 1e-6) / copy_bw
-            add("decode", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers,
-                extra=f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = {100 * frac:.0f}% of copy", dgp=dgp)
-            del dgp
-            sweep("decode", f"{g}x{per} x {n} x {k}", g * per, n, k,
-                  lambda: masked_problem(lib, g, per, n, k, max_m=128))
-            torch.cuda.empty_cache()
+            streamed("decode", 32, per, n, k, 128)
     # the layer's own decode GEMMs at M = 1, 2, 4 (8 experts reached, top-8), every masked (N, K) the
     # library holds: only when --match names "tiny"
     for per in (1, 2, 4) if "tiny" in a.match else ():
         for n, k in sorted({(n, k) for kind, n, k in built if kind == "grouped_masked"}):
-            g = 8
-            if skip("tiny", f"{g}x{per} x {n} x {k}"):
-                continue
-            run, info, peers, wbytes, dgp = masked_problem(lib, g, per, n, k, max_m=16, dg=True)
-            kus = timer.kernel_us(run)
-            frac = wbytes / (kus * 1e-6) / copy_bw
-            add("tiny", f"{g}x{per} x {n} x {k}", g * per, n, k, run, info, peers,
-                extra=f"; weights {wbytes / (kus * 1e-6) / 1e12:.2f} TB/s = {100 * frac:.0f}% of copy", dgp=dgp)
-            del dgp
-            sweep("tiny", f"{g}x{per} x {n} x {k}", g * per, n, k,
-                  lambda: masked_problem(lib, g, per, n, k, max_m=16))
-            torch.cuda.empty_cache()
+            streamed("tiny", 8, per, n, k, 16)
 
     gm = math.exp(sum(math.log(x) for x in speedups) / len(speedups)) if speedups else None
     table = head + "\n" + "\n".join(rows) + (

@@ -23,11 +23,11 @@ import os
 import sys
 import time
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mk  # noqa: E402
 import route_ref as ref  # noqa: E402
+import route_run  # noqa: E402
 from route_run import Runner, TorchMem  # noqa: E402
 
 KIND_NAMES = {v: k for k, v in ref.KINDS.items()}
@@ -103,37 +103,14 @@ def build_cases(instances, quick, seed):
     return cases
 
 
-def same(a, b, name, counts):
-    if name == "masked_ids":  # rows past the count are not written
-        mask = np.arange(a.shape[1])[None, :] < counts[:, None]
-        a, b = a[mask], b[mask]
-    return a.tobytes() == b.tobytes()
-
-
 def run_case(runner, case):
     logits, bias = ref.make_inputs(case)
     ld, bd = runner.upload(logits, bias)
-    problems, stats, got = [], {}, {}
-    auto = runner.pick_path(case, ld, bd)
-    for path in (1, 2):
-        try:
-            got[path] = runner.run(case, ld, bd, path)
-        except mk.MkError as e:
-            if path == 1 and "fused path cannot hold" in str(e):
-                continue
-            raise
-        probs, st = ref.check(case, logits, bias, got[path])
-        problems += [f"{('fused', 'multi')[path - 1]}: {p}" for p in probs]
-        stats = st
-    if auto == 1 and 1 not in got:
-        problems.append("auto picks the fused path, which refused the case")
-    if len(got) == 2:
-        diff = [n for n in ref.OUTPUTS if not same(got[1][n], got[2][n], n, got[1]["expert_counts"])]
-        if diff:
-            problems.append(f"fused and multi differ in {', '.join(diff)}")
+    problems, stats, got, auto = route_run.check_paths(runner, case, logits, bias, ld, bd)
     if auto in got:
         again = runner.run(case, ld, bd, 0)
-        diff = [n for n in ref.OUTPUTS if not same(got[auto][n], again[n], n, again["expert_counts"])]
+        diff = [n for n in ref.OUTPUTS
+                if not route_run.same_output(got[auto][n], again[n], n, again["expert_counts"])]
         if diff:
             problems.append(f"a second run differs in {', '.join(diff)} (non-deterministic)")
     return problems, stats, sorted(got)

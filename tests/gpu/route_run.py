@@ -8,6 +8,7 @@ and returns every output as numpy. Two kinds of memory:
     r = Runner(lib, mem)
     outs = r.run(case, logits, bias, path=1)    # path: 0 auto, 1 fused, 2 multi
     r.pick_path(case, logits, bias)             # the path auto would take
+    check_paths(r, case, logits, bias, ld, bd)  # both paths against route_ref, and each other
 
 Outputs start filled with 0x7b bytes so an entry the library forgot to write
 shows up; the workspace is zeroed once and reused by every call (as a user
@@ -24,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mk  # noqa: E402
+import route_ref  # noqa: E402
 from route_ref import KINDS, OUTPUTS, Case, output_shapes  # noqa: E402
 
 MK_DTYPE = {"bf16": mk.BF16, "f16": mk.F16, "f32": mk.F32}
@@ -144,3 +146,37 @@ class Runner:
         self.lib.call("mk_route", a, self.mem.ptr(ws), self.ws_bytes, None)
         self.mem.sync()
         return {n: self.mem.numpy(t) for n, t in outs.items()}
+
+
+# ---- both paths of one case --------------------------------------------------------------------
+def same_output(a, b, name, counts):
+    """Two runs' output `name` agree (masked_ids only in the rows below each expert's count)."""
+    if name == "masked_ids":  # rows past the count are not written
+        mask = np.arange(a.shape[1])[None, :] < counts[:, None]
+        a, b = a[mask], b[mask]
+    return a.tobytes() == b.tobytes()
+
+
+def check_paths(runner, case, logits, bias, ld, bd):
+    """Runs the fused (1) and multi (2) paths on uploaded inputs ld, bd, checks each against
+    route_ref and the two against each other. Returns (problems, stats of the last checked path,
+    {path: outputs}, the path auto picks). The fused path may refuse a case it cannot hold, unless
+    auto would pick it."""
+    problems, stats, got = [], {}, {}
+    auto = runner.pick_path(case, ld, bd)
+    for path in (1, 2):
+        try:
+            got[path] = runner.run(case, ld, bd, path)
+        except mk.MkError as e:
+            if path == 1 and "fused path cannot hold" in str(e):
+                continue
+            raise
+        probs, stats = route_ref.check(case, logits, bias, got[path])
+        problems += [f"{('fused', 'multi')[path - 1]}: {p}" for p in probs]
+    if auto == 1 and 1 not in got:
+        problems.append("auto picks the fused path, which refused the case")
+    if len(got) == 2:
+        diff = [n for n in OUTPUTS if not same_output(got[1][n], got[2][n], n, got[1]["expert_counts"])]
+        if diff:
+            problems.append(f"fused and multi differ in {', '.join(diff)}")
+    return problems, stats, got, auto

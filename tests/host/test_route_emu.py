@@ -80,7 +80,6 @@ def cases():
 def run_cases(lib_path, warp):
     """Prints 'ok NAME' / 'not ok NAME: WHY' per case (run in a child process:
     an emulator abort must not take the test runner down)."""
-    import numpy as np
     import mk
     import route_ref as ref
     import route_run
@@ -92,27 +91,7 @@ def run_cases(lib_path, warp):
         ld, bd = runner.upload(logits, bias)
         problems = []
         try:
-            auto = runner.pick_path(case, ld, bd)
-            got = {}
-            for path in (1, 2):
-                try:
-                    got[path] = runner.run(case, ld, bd, path)
-                except mk.MkError as e:
-                    if path == 1 and "fused path cannot hold" in str(e):
-                        continue
-                    raise
-                probs, _ = ref.check(case, logits, bias, got[path])
-                problems += [f"{'fused' if path == 1 else 'multi'}: {p}" for p in probs]
-            if 1 not in got and auto == 1:
-                problems.append("auto picks the fused path, which refused the case")
-            if len(got) == 2:
-                for n in ref.OUTPUTS:
-                    a, b = got[1][n], got[2][n]
-                    if n == "masked_ids":   # rows past the count are not written
-                        mask = np.arange(a.shape[1])[None, :] < got[1]["expert_counts"][:, None]
-                        a, b = a[mask], b[mask]
-                    if a.tobytes() != b.tobytes():
-                        problems.append(f"{n}: the fused and multi paths differ")
+            problems = route_run.check_paths(runner, case, logits, bias, ld, bd)[0]
         except Exception as e:  # noqa: BLE001 - reported as this case's failure
             problems.append(f"{type(e).__name__}: {e}")
         why = " | ".join(problems[:6]).replace("\n", " ")

@@ -57,6 +57,11 @@ struct sm90_fp8_ring {
 #ifndef MK_SM90_GEMM_GROUP_UNROLL
 #define MK_SM90_GEMM_GROUP_UNROLL 1
 #endif
+/* Descriptors of a unit built in uniform registers before its first wgmma
+ * (MK_SM90_GEMM_UNIFORM_DESC=0: per thread, as on main; for measuring). */
+#ifndef MK_SM90_GEMM_UNIFORM_DESC
+#define MK_SM90_GEMM_UNIFORM_DESC 1
+#endif
 #define MK__PRAGMA(x) _Pragma(#x)
 #define MK__UNROLL(n) MK__PRAGMA(unroll n)
 #define MK__UNROLL_N(n) MK__UNROLL(n)
@@ -83,12 +88,13 @@ struct sm90_fp8_mainloop {
   /* Issues wave w's four wgmmas of the k-block in `stage` into `part`:
    * rows 128 w + 64 wg + [0, 64) of the tile times all BLOCK_N columns. */
   MK_DEV static void issue(const sm90_fp8_ring &r, uint32_t stage, int w, uint32_t wg, float (&part)[kAcc]) {
+    const uint32_t slice = (uint32_t)w * 128 + wg * 64;
+#if MK_SM90_GEMM_UNIFORM_DESC
     /* NOTE: the shared-memory addresses are broadcast from lane 0 so the
      * compiler knows them warp-uniform and builds the four descriptors in
      * uniform registers before the first wgmma; computed per thread, each
      * wgmma waited for 64-bit adds and R2UR moves (about 30 instructions
      * between the first two wgmmas in the SASS). */
-    const uint32_t slice = (uint32_t)w * 128 + wg * 64;
     const uint32_t a = __shfl_sync(0xffffffffu, sm90::smem_u32(r.a + stage * cfg::kSmemA + slice * 128), 0);
     const uint32_t b = __shfl_sync(0xffffffffu, sm90::smem_u32(r.b + stage * cfg::kSmemB), 0);
     uint64_t da[4], db[4];
@@ -104,6 +110,15 @@ struct sm90_fp8_mainloop {
     sm90::wgmma_fence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, da[k], db[k], k > 0 ? 1u : 0u);
+#else
+    const uint64_t db = mk_wgmma_desc_kmajor_sw128(sm90::smem_u32(r.b + stage * cfg::kSmemB));
+    const uint64_t da = mk_wgmma_desc_kmajor_sw128(sm90::smem_u32(r.a + stage * cfg::kSmemA + slice * 128));
+    sm90::wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
+      sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
+                                        k > 0 ? 1u : 0u);
+#endif
     sm90::wgmma_commit();
   }
 

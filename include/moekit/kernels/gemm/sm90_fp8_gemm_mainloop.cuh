@@ -84,24 +84,24 @@ struct sm90_fp8_mainloop {
     }
   }
 
-  /* ---- normal orientation: one unit -------------------------------------------------- */
-  /* Issues wave w's four wgmmas of the k-block in `stage` into `part`:
-   * rows 128 w + 64 wg + [0, 64) of the tile times all BLOCK_N columns. */
-  MK_DEV static void issue(const sm90_fp8_ring &r, uint32_t stage, int w, uint32_t wg, float (&part)[kAcc]) {
-    const uint32_t slice = (uint32_t)w * 128 + wg * 64;
+  /* ---- one k-block on the tensor core ------------------------------------------------- */
+  /* Four m64nNk32 wgmmas (N = kMmaN) over one 128-wide k-block, 32 bytes
+   * apart: the wgmma A rows (64) at shared address a, the B rows at b, both
+   * K-major with 128-byte swizzle; then commit. */
+  MK_DEV static void mma_kblock(uint32_t a, uint32_t b, float (&part)[kAcc]) {
 #if MK_SM90_GEMM_UNIFORM_DESC
-    /* NOTE: the shared-memory addresses are broadcast from lane 0 so the
-     * compiler knows them warp-uniform and builds the four descriptors in
-     * uniform registers before the first wgmma; computed per thread, each
-     * wgmma waited for 64-bit adds and R2UR moves (about 30 instructions
-     * between the first two wgmmas in the SASS). */
-    const uint32_t a = __shfl_sync(0xffffffffu, sm90::smem_u32(r.a + stage * cfg::kSmemA + slice * 128), 0);
-    const uint32_t b = __shfl_sync(0xffffffffu, sm90::smem_u32(r.b + stage * cfg::kSmemB), 0);
+    /* NOTE: the addresses are broadcast from lane 0 so the compiler knows
+     * them warp-uniform and builds all four descriptors in uniform registers
+     * before the first wgmma; computed per thread, each wgmma waited for
+     * 64-bit adds and R2UR moves (about 30 instructions between the first
+     * two wgmmas of a unit in the SASS). */
+    a = __shfl_sync(0xffffffffu, a, 0);
+    b = __shfl_sync(0xffffffffu, b, 0);
     uint64_t da[4], db[4];
     da[0] = mk_wgmma_desc_kmajor_sw128(a);
     db[0] = mk_wgmma_desc_kmajor_sw128(b);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) { /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
+    for (int k = 0; k < 4; ++k) {
       da[k] = mk_wgmma_desc_advance(da[0], 32u * k);
       db[k] = mk_wgmma_desc_advance(db[0], 32u * k);
       /* all four ready before the first wgmma issues (asm volatile keeps the order) */
@@ -111,15 +111,23 @@ struct sm90_fp8_mainloop {
 #pragma unroll
     for (int k = 0; k < 4; ++k) sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, da[k], db[k], k > 0 ? 1u : 0u);
 #else
-    const uint64_t db = mk_wgmma_desc_kmajor_sw128(sm90::smem_u32(r.b + stage * cfg::kSmemB));
-    const uint64_t da = mk_wgmma_desc_kmajor_sw128(sm90::smem_u32(r.a + stage * cfg::kSmemA + slice * 128));
+    const uint64_t da = mk_wgmma_desc_kmajor_sw128(a), db = mk_wgmma_desc_kmajor_sw128(b);
     sm90::wgmma_fence();
 #pragma unroll
-    for (int k = 0; k < 4; ++k) /* 4 x k32 = one 128-wide k-block, 32 bytes apart */
+    for (int k = 0; k < 4; ++k)
       sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
                                         k > 0 ? 1u : 0u);
 #endif
     sm90::wgmma_commit();
+  }
+
+  /* ---- normal orientation: one unit -------------------------------------------------- */
+  /* Issues wave w's four wgmmas of the k-block in `stage` into `part`:
+   * rows 128 w + 64 wg + [0, 64) of the tile times all BLOCK_N columns. */
+  MK_DEV static void issue(const sm90_fp8_ring &r, uint32_t stage, int w, uint32_t wg, float (&part)[kAcc]) {
+    const uint32_t slice = (uint32_t)w * 128 + wg * 64;
+    mma_kblock(sm90::smem_u32(r.a + stage * cfg::kSmemA + slice * 128), sm90::smem_u32(r.b + stage * cfg::kSmemB),
+               part);
   }
 
   /* total += part * scale. This thread's rows are row and row + 8 (scales
@@ -271,15 +279,9 @@ struct sm90_fp8_mainloop {
 #pragma unroll 1
     for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
       sm90::mbar_wait(&r.full[ps.stage], ps.phase);
-      const uint32_t w = sm90::smem_u32(r.b + ps.stage * cfg::kSmemB + wg * 64 * 128);
-      const uint32_t x = sm90::smem_u32(r.a + ps.stage * cfg::kSmemA);
-      const uint64_t dw = mk_wgmma_desc_kmajor_sw128(w), dx = mk_wgmma_desc_kmajor_sw128(x);
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int k = 0; k < 4; ++k)
-        sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, mk_wgmma_desc_advance(dw, 32 * k), mk_wgmma_desc_advance(dx, 32 * k),
-                                          k > 0 ? 1u : 0u);
-      sm90::wgmma_commit();
+      /* wgmma A: the warpgroup's 64 weight rows; wgmma B: the tokens */
+      mma_kblock(sm90::smem_u32(r.b + ps.stage * cfg::kSmemB + wg * 64 * 128),
+                 sm90::smem_u32(r.a + ps.stage * cfg::kSmemA), part);
       const float *sfa = r.sfa + ps.stage * (cfg::kSmemSfa / 4);
       const float sb = sfb[kb];
       float sc[cfg::kMmaN / 4]; /* scales of this thread's token columns 8 i + 2 (lane % 4) + {0, 1} */

@@ -59,7 +59,7 @@ MK_DEV void fill_padding(const mk__dispatch_params &p, int64_t fill_block) {
  * (g >= K / kGroup) only join the shuffles. */
 template <int kK, int kGroup>
 MK_DEV void quantize_and_scatter(const mk__dispatch_params &p, const mk_u32x4 &v, int g, int lane,
-                                 const int32_t *dst) {
+                                 const int32_t *dst, const int64_t *sf_base) {
   constexpr int kLanes = kGroup / 8;
   float f[8];
   float amax = mk_group_max_f32<kLanes>(quant::amax8_bf16(v, f));
@@ -93,10 +93,10 @@ MK_DEV void quantize_and_scatter(const mk__dispatch_params &p, const mk_u32x4 &v
     uint8_t *qrow = (uint8_t *)p.q + d * p.ldq;
     if (kGroup == 128) {
       *(mk_u32x2 *)(qrow + g * 128 + lane * 8) = out8;
-      if (lane == 0) ((float *)p.sf)[fp8_sf_index(p, d, g)] = mk_f32_from_bits(sf_bits);
+      if (lane == 0) ((float *)p.sf)[sf_base[s] + (int64_t)g * p.ld_sf] = mk_f32_from_bits(sf_bits);
     } else {
       *(uint32_t *)(qrow + g * 16 + lane * 4) = out4;
-      if (lane == 0) ((uint8_t *)p.sf)[d * p.ld_sf + g] = (uint8_t)sf_bits;
+      if (lane == 0) ((uint8_t *)p.sf)[sf_base[s] + g] = (uint8_t)sf_bits;
     }
   }
 }
@@ -114,6 +114,7 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kDispatchThreads) dispatch_kernel(const mk__disp
   constexpr int kPerPass = kDispatchThreads / kLanes;  /* groups per pass of the CTA */
   constexpr int kPasses = (kGroups + kPerPass - 1) / kPerPass;
   __shared__ int32_t dst[kMaxTopK];
+  __shared__ int64_t sf_base[kMaxTopK]; /* each destination's scale index at group 0 */
 
   const int64_t t = mk_block_x();
   if (t >= p.m) {
@@ -124,6 +125,10 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kDispatchThreads) dispatch_kernel(const mk__disp
   if (tid < p.top_k) {
     const int32_t d = p.inverse[t * p.top_k + tid];
     dst[tid] = d;
+    /* NOTE: once per destination, not per group: the FP8 index divides a
+     * 64-bit row by rows_per_group, which lane 0 would otherwise repeat for
+     * every (group, destination) on the token's critical path */
+    sf_base[tid] = d < 0 ? 0 : kGroup == 128 ? fp8_sf_index(p, d, 0) : (int64_t)d * p.ld_sf;
     if (p.row_weights && d >= 0) p.row_weights[d] = p.topk_weights[t * p.top_k + tid];
   }
   const int lane = tid % kLanes;
@@ -146,7 +151,7 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kDispatchThreads) dispatch_kernel(const mk__disp
     for (int j = 0; j < kPreload; ++j) {
       if (i0 + j >= kPasses) break;                      /* uniform across the CTA */
       const int g = (i0 + j) * kPerPass + tid / kLanes;
-      quantize_and_scatter<kK, kGroup>(p, v[j], g, lane, dst);
+      quantize_and_scatter<kK, kGroup>(p, v[j], g, lane, dst, sf_base);
     }
   }
 }

@@ -91,20 +91,49 @@ struct gemm_scheduler {
     group_rows = 0;
   }
 
+  /* Masked: moves to the group holding unit u (past the current one), 32
+   * groups per step: lane l reads masked_m[group + l], a warp scan of the
+   * units gives each group's first unit, a ballot the group that holds u.
+   * False when u is past the last group. Every lane calls.
+   * NOTE: at decode most groups are empty (8 experts of 256 at M = 1); one
+   * group per step was a chain of up to 256 dependent loads before the
+   * first tile (about 5 us). */
+  MK_DEV bool advance_group(const mk__gemm_params &p, int32_t u) {
+    const uint32_t lane = threadIdx.x % 32u;
+    group_first += group_units;
+    ++group;
+    for (; group < p.groups; group += 32) {
+      const int32_t g = group + (int32_t)lane;
+      int32_t valid = g < p.groups ? __ldg(p.masked_m + g) : 0;
+      valid = valid < 0 ? 0 : (valid > p.m ? (int32_t)p.m : valid);
+      const int32_t units = ceil_div_i32(valid, BLOCK_M) * kColUnits;
+      int32_t incl = units; /* inclusive scan of the units over the lanes */
+#pragma unroll
+      for (int d = 1; d < 32; d <<= 1) {
+        const int32_t o = __shfl_up_sync(0xffffffffu, incl, d);
+        if ((int32_t)lane >= d) incl += o;
+      }
+      const uint32_t past = __ballot_sync(0xffffffffu, u < group_first + incl);
+      if (past != 0u) { /* lane l: the first group whose units reach past u */
+        const int32_t l = __ffs(past) - 1;
+        group += l;
+        group_units = __shfl_sync(0xffffffffu, units, l);
+        group_first += __shfl_sync(0xffffffffu, incl - units, l);
+        group_rows = group_units / kColUnits;
+        return true;
+      }
+      group_first += __shfl_sync(0xffffffffu, incl, 31);
+    }
+    return false;
+  }
+
   /* The next tile of CTA `rank` of the cluster; false when the walk is over. */
   MK_DEV bool next(const mk__gemm_params &p, uint32_t rank, gemm_tile *t) {
     int32_t r, c;
     for (;;) {
       const int32_t u = unit;
       if (kKind == kGemmMasked) {
-        while (u >= group_first + group_units) { /* advance to the group holding u */
-          group_first += group_units;
-          if (++group >= p.groups) return false;
-          int32_t valid = __ldg(p.masked_m + group);
-          valid = valid < 0 ? 0 : (valid > p.m ? (int32_t)p.m : valid);
-          group_rows = ceil_div_i32(valid, BLOCK_M);
-          group_units = group_rows * kColUnits;
-        }
+        if (u >= group_first + group_units && !advance_group(p, u)) return false;
         raster_band(u - group_first, group_rows, kColUnits, kBand, &r, &c);
         unit += stride;
         t->group = group;

@@ -13,7 +13,12 @@ GEMMs (8 experts x 1, 2, 4 tokens) for every masked (N, K) of the library. A sha
 
 Columns:
   kernel us      device time of the GEMM's kernels (torch.profiler), L2 flushed
-                 (a 512 MiB write) before every call
+                 before every call by reading 512 MiB (--flush read, the
+                 default). NOTE: a flush that writes (--flush write, e.g.
+                 zero_(), as DeepGEMM's own bench does) leaves ~50 MB of dirty
+                 lines in L2, and their write-back competes with the timed
+                 kernel: on an H100 it added 9-10 us to every decode GEMM
+                 (docs/perf.md, GEMM run 4)
   per-call us    CUDA events around the whole call (host work such as tensor
                  map encoding and every kernel the call launches), after the
                  flush has finished, so host time is not hidden
@@ -85,13 +90,18 @@ FORCE = {}  # {"kernel": b"name"} while sweeping
 
 
 class Timer:
-    def __init__(self, iters):
+    def __init__(self, iters, flush="read"):
         self.iters = iters
-        self.flush_buf = torch.empty(512 << 20, dtype=torch.int8, device=DEV)
-        self.flush_names = self._kernel_names(lambda: self.flush_buf.zero_())
+        self.flush_buf = torch.ones(512 << 20, dtype=torch.int8, device=DEV)
+        self.flush_mode = flush
+        self.flush_names = self._kernel_names(self.flush)
 
     def flush(self):
-        self.flush_buf.zero_()
+        """Evicts L2: a read leaves it holding clean lines, a write dirty ones."""
+        if self.flush_mode == "read":
+            self.flush_buf.view(torch.int64).sum()
+        else:
+            self.flush_buf.zero_()
 
     def _profile(self, fn, iters):
         from torch.profiler import ProfilerActivity, profile
@@ -315,6 +325,8 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--out", default="", help="also write the markdown table to this file")
     ap.add_argument("--sweep", action="store_true", help="also time every built configuration of each shape")
+    ap.add_argument("--flush", choices=("read", "write"), default="read",
+                    help="how L2 is flushed before each timed call (see 'kernel us')")
     ap.add_argument("--match", default="", metavar="TEXT",
                     help="only shapes whose row starts with TEXT (a comma list), e.g. 'dense 4096 x,decode' (default: all)")
     ap.add_argument("--deepgemm-path", default=os.environ.get("DEEPGEMM_PATH", ""), metavar="DIR",
@@ -324,7 +336,7 @@ def main():
     torch.manual_seed(0)
     lib = mk.Library(a.builddir)
     built = {(gc.KINDS[e["variant"] & 3], e["n"], e["k"]) for e in lib.registry() if e["op"] == mk.OP_GEMM_FP8}
-    timer = Timer(a.iters)
+    timer = Timer(a.iters, a.flush)
     dg_note = load_deepgemm(a.deepgemm_path)
     if dg_note:
         print(dg_note, flush=True)
@@ -342,7 +354,7 @@ def main():
                 "DeepGEMM kernel us", "DeepGEMM kernel TFLOPS (this run)", "DeepGEMM per-call TFLOPS",
                 "moekit / DeepGEMM (kernel)", "DeepGEMM H100 (issue 4, not this run)", "vs blockwise", "kernel"]
     head = (f"# FP8 GEMM benchmark: {torch.cuda.get_device_name()}, torch {torch.__version__}, library "
-            f"'{lib.model}', {a.iters} iterations; device-to-device copy {copy_bw / 1e12:.2f} TB/s\n\n"
+            f"'{lib.model}', {a.iters} iterations, L2 flushed by a {a.flush}; device-to-device copy {copy_bw / 1e12:.2f} TB/s\n\n"
             "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
 
     def not_built(kind, label):

@@ -415,12 +415,14 @@ mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info
  *                    CONTIGUOUS (segments padded to 128 rows) otherwise
  *   stage_events     optional: MK_MOE_LAYER_STAGES + 1 cudaEvent_t, recorded
  *                    before each stage and at the end (per-stage timing)
- *   pdl              1: the stages launch with programmatic dependent launch
- *                    (each overlaps the tail of the one before; the GEMMs
- *                    start streaming weights early); 0 (default): plain
- *                    launches. Measured on an H100 it helps Qwen3-235B at
- *                    M = 1 (up to 6%) and slows DeepSeek-V3 (3-7%):
- *                    docs/perf.md
+ *   pdl              programmatic dependent launch between the stages (each
+ *                    kernel's launch and prologue overlap the tail of the one
+ *                    before; the GEMMs start streaming weights early):
+ *                    MK_MOE_LAYER_PDL_AUTO (0, default) on for the masked
+ *                    path (decode-sized batches), off for the contiguous one;
+ *                    _ON / _OFF force it. On H100s the layer at M = 1 was
+ *                    9-14% faster with it, M = 16 and 128 the same, M = 4096
+ *                    2-12% slower: docs/perf.md
  * The workspace (mk_moe_layer_workspace_size bytes) must be zero-filled once
  * after it is allocated (mk_route's ticket lives in it); calls leave it so. */
 #define MK_MOE_LAYER_STAGES 6 /* route, dispatch, gemm1, swiglu, gemm2, combine */
@@ -430,6 +432,12 @@ typedef enum mk_moe_layer_path {
   MK_MOE_LAYER_CONTIGUOUS = 1,
   MK_MOE_LAYER_MASKED = 2
 } mk_moe_layer_path;
+
+typedef enum mk_moe_layer_pdl {
+  MK_MOE_LAYER_PDL_AUTO = 0, /* on for the masked path, off for the contiguous one */
+  MK_MOE_LAYER_PDL_ON = 1,
+  MK_MOE_LAYER_PDL_OFF = 2
+} mk_moe_layer_pdl;
 
 typedef struct mk_moe_layer_args {
   uint32_t struct_size;
@@ -443,7 +451,7 @@ typedef struct mk_moe_layer_args {
   int32_t accumulate;
   mk_moe_layer_path path;
   void **stage_events;
-  int32_t pdl;           /* 1: programmatic dependent launch between the stages (see below) */
+  int32_t pdl;           /* mk_moe_layer_pdl: programmatic dependent launch between the stages */
 } mk_moe_layer_args;
 
 mk_status mk_moe_layer_workspace_size(const mk_moe_layer_args *args, size_t *bytes);

@@ -16,7 +16,9 @@ routing). Weights are random FP8 with 128x128 block scales.
            peer, not the same scaling math), silu * up + requant, index_add
            combine. Expert segments padded to 16 rows.
 Totals are CUDA-graph replays (what a serving stack runs at decode), median
-of 15 replays of 5 layers; stages are CUDA events in eager mode. For M <= 16
+of 15 replays of 5 layers: the default launch mode (MK_MOE_LAYER_PDL_AUTO),
+then plain launches and programmatic dependent launch forced; stages are CUDA
+events in eager mode, plain launches. For M <= 16
 the HBM floor is the bytes of the expert weights the batch touches (plus
 scales) over the device-to-device copy bandwidth measured in the same run.
 """
@@ -238,7 +240,7 @@ def main():
     name = torch.cuda.get_device_name()
     lines = [f"# layer_bench on {name}: {man.name} (H {H}, I {I}, E {E}, top-{K}, {man.routing['kind']}); "
              f"copy {copy_bw:.0f} GB/s",
-             "| M | moekit us (graph) | with PDL us (graph) | torch us (graph) | torch / moekit | moekit stages us: "
+             "| M | moekit us (graph) | plain / PDL us (graph) | torch us (graph) | torch / moekit | moekit stages us: "
              + " / ".join(STAGES) + " | torch stages us: " + " / ".join(TORCH_STAGES)
              + " | HBM floor us | moekit / floor | path |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -266,10 +268,13 @@ def main():
         def run_mk(stream=0):
             lib.call("mk_moe_layer_forward", args, workspace=wsp, workspace_bytes=nbytes,
                      stream=stream or torch.cuda.current_stream().cuda_stream)
-        mk_us = graph_us(run_mk)
+        mk_us = graph_us(run_mk)                          # the default: MK_MOE_LAYER_PDL_AUTO
+        args.pdl = 2
+        plain_us = graph_us(run_mk)
         args.pdl = 1
         pdl_us = graph_us(run_mk)
-        args.pdl = 0
+        args.pdl = 2  # NOTE: per-kernel and per-stage times with plain launches: under PDL a kernel's
+        #               device time would include its wait for the kernel before
         if str(m) in a.kernels.split(","):
             kernel_lines += kernel_table(run_mk, m, mk_us)
         # stages (eager)
@@ -316,7 +321,7 @@ def main():
             wbytes = touched * (3 * H * I) * (1 + 4 / (128 * 128))
             floor_us = wbytes / (copy_bw * 1e3)
             floor, vs_floor = f"{floor_us:.1f}", f"{mk_us / floor_us:.2f}x"
-        row = (f"| {m} | {mk_us:.1f} | {pdl_us:.1f} | {th_txt} | {ratio} | " + " / ".join(f"{v:.1f}" for v in mk_st) +
+        row = (f"| {m} | {mk_us:.1f} | {plain_us:.1f} / {pdl_us:.1f} | {th_txt} | {ratio} | " + " / ".join(f"{v:.1f}" for v in mk_st) +
                f" | {th_st_txt} | {floor} | {vs_floor} | {'masked' if path.value == 2 else 'contiguous'} |")
         print(row, flush=True)
         lines.append(row)

@@ -49,6 +49,11 @@ static void test_layer(void) {
   b.path = (mk_moe_layer_path)9;
   expect("layer_bad_path", mk_moe_layer_forward(&b, NULL, 0, NULL), MK_ERR_INVALID_ARG, "path 9");
   b = a;
+  b.pdl = 3;
+  expect("layer_bad_pdl", mk_moe_layer_forward(&b, NULL, 0, NULL), MK_ERR_INVALID_ARG, "pdl 3");
+  b.pdl = -1;
+  expect("layer_bad_pdl_negative", mk_moe_layer_workspace_size(&b, &bytes), MK_ERR_INVALID_ARG, "pdl -1");
+  b = a;
   b.x.dtype = MK_DTYPE_F16;
   expect("layer_x_dtype", mk_moe_layer_forward(&b, NULL, 0, NULL), MK_ERR_DTYPE, "x: dtype is f16");
   report("layer_workspace_size", mk_moe_layer_workspace_size(&a, &bytes) == MK_OK && bytes > 0, mk_last_error());

@@ -90,6 +90,8 @@ static mk_status mk__layer_plan_make(const char *fn, const mk_moe_layer_args *a,
     return mk__fail(MK_ERR_INVALID_ARG, "%s: top_k = %d must be in 1..min(32, E = %lld)", fn, a->top_k, (long long)e);
   if (a->path != MK_MOE_LAYER_AUTO && a->path != MK_MOE_LAYER_CONTIGUOUS && a->path != MK_MOE_LAYER_MASKED)
     return mk__fail(MK_ERR_INVALID_ARG, "%s: path %d is not an mk_moe_layer_path", fn, (int)a->path);
+  if (a->pdl != MK_MOE_LAYER_PDL_AUTO && a->pdl != MK_MOE_LAYER_PDL_ON && a->pdl != MK_MOE_LAYER_PDL_OFF)
+    return mk__fail(MK_ERR_INVALID_ARG, "%s: pdl %d is not an mk_moe_layer_pdl (0 auto, 1 on, 2 off)", fn, (int)a->pdl);
   pl->path = a->path != MK_MOE_LAYER_AUTO ? a->path
              : (m * a->top_k <= MK__LAYER_MASKED_PAIRS_PER_EXPERT * e && e * m <= MK__LAYER_MASKED_MAX_ROWS)
                  ? MK_MOE_LAYER_MASKED
@@ -211,17 +213,17 @@ static mk_status mk__layer_stage(const char *fn, const char *stage, mk_status st
 static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *a, void *ws, size_t ws_bytes,
                                    void *stream);
 
-/* NOTE: with args->pdl the stages launch with programmatic dependent launch
- * (core/platform.h): each kernel's launch and prologue overlap the tail of
- * the one before, and the GEMMs stream their first weight tiles before the
- * kernel before them finishes. Off by default: on an H100 it slowed the
- * DeepSeek-V3 layer (docs/perf.md). */
+/* NOTE: with PDL (args->pdl, or AUTO on the masked path) the stages launch
+ * with programmatic dependent launch (core/platform.h): each kernel's launch
+ * and prologue overlap the tail of the one before, and the GEMMs stream their
+ * first weight tiles before the kernel before them finishes. AUTO leaves it
+ * off for the contiguous path, where it measured 2-12% slower on H100s at
+ * M = 4096 (docs/perf.md); at decode it was 9-14% faster. */
 mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *ws, size_t ws_bytes, void *stream) {
   static const char fn[] = "mk_moe_layer_forward";
   mk_moe_layer_args a;
   mk_status st;
-  if ((st = mk__load_args(fn, &a, sizeof a, args)) != MK_OK) return st; /* older structs: pdl = 0 */
-  mk__pdl_mode = a.pdl ? MK__PDL_LAUNCH | MK__PDL_PREFETCH : 0;
+  if ((st = mk__load_args(fn, &a, sizeof a, args)) != MK_OK) return st; /* older structs: pdl = AUTO */
   st = mk__layer_forward(fn, &a, ws, ws_bytes, stream);
   mk__pdl_mode = 0;
   return st;
@@ -244,6 +246,9 @@ static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args
     return mk__fail(MK_ERR_WORKSPACE, "%s: workspace is %zu bytes at %p, needs %zu (mk_moe_layer_workspace_size)", fn,
                     ws_bytes, ws, pl.total);
   if ((uintptr_t)ws % 256 != 0) return mk__fail(MK_ERR_INVALID_ARG, "%s: workspace %p is not 256-byte aligned", fn, ws);
+  mk__pdl_mode = (a.pdl == MK_MOE_LAYER_PDL_ON || (a.pdl == MK_MOE_LAYER_PDL_AUTO && pl.path == MK_MOE_LAYER_MASKED))
+                     ? MK__PDL_LAUNCH | MK__PDL_PREFETCH
+                     : 0;
 
   /* ---- route -------------------------------------------------------------------------- */
   r = mk__layer_route_args(&a);

@@ -292,7 +292,13 @@ mk_status mk_moe_dispatch(const mk_moe_dispatch_args *args, void *workspace, siz
  *   row_experts  CONTIGUOUS, optional: i32 [R] (mk_route's sorted_experts);
  *            rows with -1 are skipped
  *   masked_m MASKED, required: i32 [G] valid rows per group (expert_counts);
- *            later rows are skipped */
+ *            later rows are skipped
+ *   rows     optional: i32, any shape, contiguous: the only rows to process,
+ *            as flat indices (g * max_m + r when MASKED), e.g. mk_route's
+ *            inverse or masked_inverse; entries < 0 or >= R are skipped, the
+ *            rows not listed are left untouched, and row_experts / masked_m
+ *            are then not read. The grid covers the list, not all R rows:
+ *            at decode the masked layout has E * M rows for M * top_k pairs */
 typedef struct mk_moe_swiglu_args {
   uint32_t struct_size;
   mk_moe_layout layout;
@@ -300,6 +306,7 @@ typedef struct mk_moe_swiglu_args {
   float alpha, limit;
   mk_tensor h, q, scales;
   mk_tensor row_experts, masked_m;
+  mk_tensor rows;
 } mk_moe_swiglu_args;
 
 mk_status mk_moe_swiglu_workspace_size(const mk_moe_swiglu_args *args, size_t *bytes);

@@ -246,6 +246,7 @@ def main():
              "|---|---|---|---|---|---|---|---|---|---|"]
     kernel_lines = []
     print("\n".join(lines))
+    warmed = False
     for m in (int(v) for v in a.ms.split(",")):
         x = torch.randn(m, H, device=DEV).to(torch.bfloat16)
         logits = torch.randn(m, E, device=DEV)
@@ -268,6 +269,9 @@ def main():
         def run_mk(stream=0):
             lib.call("mk_moe_layer_forward", args, workspace=wsp, workspace_bytes=nbytes,
                      stream=stream or torch.cuda.current_stream().cuda_stream)
+        if not warmed:  # NOTE: the first graph timed in a process ran 8-13% slow at M = 1 (clocks ramping)
+            graph_us(run_mk)
+            warmed = True
         mk_us = graph_us(run_mk)                          # the default: MK_MOE_LAYER_PDL_AUTO
         args.pdl = 2
         plain_us = graph_us(run_mk)

@@ -100,7 +100,8 @@ struct("mk_moe_dispatch_args", [("layout", ctypes.c_int), ("x", Tensor), ("inver
                                 ("sorted_ids", Tensor), ("expert_offsets", Tensor)])
 struct("mk_moe_swiglu_args", [("layout", ctypes.c_int), ("clamped", ctypes.c_int32), ("interleaved", ctypes.c_int32),
                               ("alpha", ctypes.c_float), ("limit", ctypes.c_float), ("h", Tensor), ("q", Tensor),
-                              ("scales", Tensor), ("row_experts", Tensor), ("masked_m", Tensor)])
+                              ("scales", Tensor), ("row_experts", Tensor), ("masked_m", Tensor),
+                              ("rows", Tensor)])
 struct("mk_moe_combine_args", [("accumulate", ctypes.c_int32), ("src", Tensor), ("inverse", Tensor),
                                ("weights", Tensor), ("y", Tensor)])
 struct("mk_moe_layer_args", [("kind", ctypes.c_int), ("top_k", ctypes.c_int32), ("renormalize", ctypes.c_int32),

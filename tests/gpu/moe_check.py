@@ -165,7 +165,9 @@ def ref_act(h, inter, clamped, interleaved, alpha=1.702, limit=7.0):
     return g / (1 + np.exp(-g)) * u
 
 
-def check_swiglu(lib, rows_per_group, groups, inter, layout, clamped, interleaved, rng):
+def check_swiglu(lib, rows_per_group, groups, inter, layout, clamped, interleaved, rng, listed=False):
+    """listed: pass a row list (a third of the rows, shuffled, with entries -1 and past the end): only
+    those rows may be written, whatever row_experts / masked_m say."""
     rows = rows_per_group * groups
     h_bits = (rng.standard_normal((rows, 2 * inter)).astype(F32) * 3).view(np.uint32) >> 16
     h_bits = h_bits.astype(np.uint16)
@@ -193,6 +195,14 @@ def check_swiglu(lib, rows_per_group, groups, inter, layout, clamped, interleave
         h_t = t_(hg, mk.BF16, (groups, rows_per_group, 2 * inter), (rows_per_group * 2 * inter, 2 * inter, 1))
         q_t = t_(q, mk.E4M3, (groups, rows_per_group, inter), (rows_per_group * inter, inter, 1))
         sf_t = t_(sf, mk.F32, (groups, rows_per_group, kb), (S, 1, ld))
+    if listed:
+        sel = rng.choice(rows, size=max(rows // 3, 1), replace=False)
+        lst = rng.permutation(np.concatenate([sel, [-1, rows + 5, -7]])).astype(np.int32)
+        valid = np.zeros(rows, dtype=bool)
+        valid[sel] = True
+        lg = cuda(lst)
+        keep.append(lg)
+        extra["rows"] = t_(lg, mk.I32)
     args = lib.args("mk_moe_swiglu_args", layout=layout, clamped=int(clamped), interleaved=int(interleaved),
                     alpha=1.702, limit=7.0, h=h_t, q=q_t, scales=sf_t, **extra)
     lib.call("mk_moe_swiglu", args)
@@ -276,6 +286,8 @@ def main():
         for il in (False, True):
             cases.append((f"swiglu {'contiguous' if layout == CONTIGUOUS else 'masked'} interleaved={il}",
                           lambda l=layout, il=il: check_swiglu(lib, 77, 6, inter, l, False, il, rng)))
+        cases.append((f"swiglu {'contiguous' if layout == CONTIGUOUS else 'masked'} row list",
+                      lambda l=layout: check_swiglu(lib, 77, 6, inter, l, False, False, rng, listed=True)))
     if a.clamped_builddir:
         clib = mk.Library(a.clamped_builddir)
         cinter = int(next(x for x in (2048, 1024, 768) if clib.has(7, k=x)))

@@ -96,6 +96,14 @@ static void test_moe(void) {
   t = s;
   t.scales.strides[0] = 4;
   expect("swiglu_scales_group_stride", mk_moe_swiglu(&t, NULL, 0, NULL), MK_ERR_SHAPE, "group stride");
+  t = s;
+  t.rows = mk_tensor_2d(offs, MK_DTYPE_F32, 2, 2);
+  expect("swiglu_rows_dtype", mk_moe_swiglu(&t, NULL, 0, NULL), MK_ERR_DTYPE, "rows: dtype is f32");
+  t.rows = mk_tensor_2d(offs, MK_DTYPE_I32, 2, 2);
+  t.rows.strides[0] = 3;
+  expect("swiglu_rows_not_contiguous", mk_moe_swiglu(&t, NULL, 0, NULL), MK_ERR_SHAPE, "rows: stride 0 is 3");
+  t.rows.strides[0] = 2;
+  expect_served("swiglu_valid_row_list", mk_moe_swiglu(&t, NULL, 0, NULL), MK_OP_MOE_SWIGLU, SI);
   expect_served("swiglu_valid_masked", mk_moe_swiglu(&s, NULL, 0, NULL), MK_OP_MOE_SWIGLU, SI);
 
   memset(&c, 0, sizeof c);

@@ -318,6 +318,9 @@ static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args
   s.scales = mk__scales_view(w + pl.sf2, &pl, pl.inter / 128, pl.ld2, pl.gs2);
   if (pl.path == MK_MOE_LAYER_MASKED) s.masked_m = r.expert_counts;
   else s.row_experts = r.sorted_experts;
+  /* NOTE: only the routed pairs' rows: the masked layout holds E * M rows for
+   * M * top_k pairs, the contiguous one pads every expert to 128 rows */
+  s.rows = pl.path == MK_MOE_LAYER_MASKED ? r.masked_inverse : r.inverse;
   if ((st = mk__layer_event(fn, &a, 3, stream)) != MK_OK) return st;
   if ((st = mk__layer_stage(fn, "swiglu", mk_moe_swiglu(&s, NULL, 0, stream))) != MK_OK) return st;
 

@@ -226,6 +226,21 @@ mk_status mk_moe_swiglu(const mk_moe_swiglu_args *args, void *ws, size_t ws_byte
   if (a.clamped && !(a.alpha > 0.0f && a.limit > 0.0f))
     return mk__fail(MK_ERR_INVALID_ARG, "%s: clamped: alpha (%g) and limit (%g) must be > 0", fn, (double)a.alpha,
                     (double)a.limit);
+  if (a.rows.data) { /* a row list: i32, any shape, contiguous (row-major) */
+    int64_t step = 1;
+    int i;
+    if (a.rows.ndim < 1 || a.rows.ndim > 4)
+      return mk__fail(MK_ERR_SHAPE, "%s: rows: ndim is %d, expected 1 to 4", fn, (int)a.rows.ndim);
+    if ((st = mk__check_tensor(fn, "rows", &a.rows, MK_DTYPE_I32, a.rows.ndim, 4)) != MK_OK) return st;
+    for (i = a.rows.ndim - 1; i >= 0; --i) {
+      if (a.rows.strides[i] != step)
+        return mk__fail(MK_ERR_SHAPE, "%s: rows: stride %d is %lld, expected %lld (contiguous)", fn, i,
+                        (long long)a.rows.strides[i], (long long)step);
+      step *= a.rows.shape[i];
+    }
+    p.row_list = (const int32_t *)a.rows.data;
+    p.n_list = step;
+  }
   variant = (a.clamped ? MK__VARIANT_SWIGLU_CLAMPED : 0u) | (a.interleaved ? MK__VARIANT_SWIGLU_INTERLEAVED : 0u);
   snprintf(what, sizeof what, "I=%lld (%s%s)", (long long)inter, a.clamped ? "clamped" : "swiglu",
            a.interleaved ? ", interleaved" : "");

@@ -136,6 +136,8 @@ typedef struct mk__swiglu_params {
   int64_t ld_sf, rows_per_group, sf_group_stride;
   const int32_t *row_expert;   /* contiguous: expert of each row, -1 = skip; or NULL */
   const int32_t *masked_m;     /* masked: valid rows of each group; or NULL */
+  const int32_t *row_list;     /* the rows to process (flat index, < 0 skip); or NULL: all */
+  int64_t n_list;              /* entries of row_list */
   int64_t rows;
   float alpha, limit;          /* clamped variant */
   int32_t pdl;                 /* MK__PDL_* launch flags */

@@ -12,7 +12,10 @@
  *      trip in between).
  * Rows whose expert is -1 (contiguous layout padding, row_expert) or past
  * masked_m of their group (masked layout) are skipped: the down GEMM's
- * output rows they feed are never read.
+ * output rows they feed are never read. With a row list (row_list, e.g. the
+ * routing's pair -> row map) only the listed rows are visited, and the grid
+ * is sized by the list: at decode the masked layout holds E * M rows for
+ * M * top_k pairs (DeepSeek-V3, M = 128: 32768 rows, 1024 of them valid).
  *
  * One group = 16 lanes x 8 outputs; groups numbered row-major, kUnroll per
  * 16 lanes with all loads issued first (as quant/fp8_1x128.cuh).
@@ -50,6 +53,7 @@ MK_DEV float glu(float g, float u, float alpha, float limit) {
 }
 
 MK_DEV bool swiglu_row_valid(const mk__swiglu_params &p, int64_t r) {
+  if (p.row_list) return r >= 0 && r < p.rows; /* a listed row; r came from the list */
   if (p.row_expert) return p.row_expert[r] >= 0;
   if (p.masked_m) {
     const int64_t g = r / p.rows_per_group;
@@ -66,18 +70,21 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kSwigluThreads) swiglu_fp8_kernel(const mk__swig
   static_assert(kI % 128 == 0, "the intermediate size must be a multiple of 128");
   constexpr int kKb = kI / 128;
   constexpr int kHalfWarps = kSwigluThreads / 16;
-  const int64_t groups = p.rows * kKb;
+  const int64_t groups = (p.row_list ? p.n_list : p.rows) * kKb;
   const int lane = (int)(mk_thread_x() & 15u);
   const int64_t base = (int64_t)mk_block_x() * (kHalfWarps * kSwigluUnroll) + (mk_thread_x() >> 4);
 
   /* [kSwigluUnroll] x (gate, up) 16 B each per lane: all loads first */
   mk_u32x4 a[kSwigluUnroll], b[kSwigluUnroll];
+  int64_t rr[kSwigluUnroll];
   bool ok[kSwigluUnroll];
 #pragma unroll
   for (int u = 0; u < kSwigluUnroll; ++u) {
     const int64_t g = base + u * kHalfWarps;
-    const int64_t r = g / kKb;
-    const int kb = (int)(g - r * kKb);
+    const int64_t i = g / kKb; /* row, or entry of the row list */
+    const int kb = (int)(g - i * kKb);
+    const int64_t r = p.row_list && g < groups ? (int64_t)p.row_list[i] : i;
+    rr[u] = r;
     ok[u] = g < groups && swiglu_row_valid(p, r);
     a[u].x = a[u].y = a[u].z = a[u].w = 0u;
     b[u] = a[u];
@@ -112,8 +119,8 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kSwigluThreads) swiglu_fp8_kernel(const mk__swig
     const float inv = mk_fdiv_rn(quant::kFp8Max, amax);
     if (!ok[u]) continue;
     const int64_t g = base + u * kHalfWarps;
-    const int64_t r = g / kKb;
-    const int kb = (int)(g - r * kKb);
+    const int64_t r = rr[u];
+    const int kb = (int)(g % kKb);
     mk_u32x2 out;
     out.x = mk_e4m3x2_from_f32x2(mk_fmul_rn(act[0], inv), mk_fmul_rn(act[1], inv)) |
             (mk_e4m3x2_from_f32x2(mk_fmul_rn(act[2], inv), mk_fmul_rn(act[3], inv)) << 16);
@@ -132,7 +139,7 @@ MK_KERNEL void MK_LAUNCH_BOUNDS(kSwigluThreads) swiglu_fp8_kernel(const mk__swig
 #if defined(MK_CUDA) && !defined(MK_NO_LAUNCHERS)
 template <int kI, bool kClamped, bool kInterleaved>
 int launch_swiglu_fp8(const mk__swiglu_params *p, void *stream) {
-  const int64_t groups = p->rows * (kI / 128);
+  const int64_t groups = (p->row_list ? p->n_list : p->rows) * (kI / 128);
   const int64_t per_block = (int64_t)(kSwigluThreads / 16) * kSwigluUnroll;
   const int64_t blocks = (groups + per_block - 1) / per_block;
   if (blocks <= 0) return 0;

@@ -78,8 +78,9 @@ def build_cases(instances, quick, seed):
     for (kind, e, k), pattern in itertools.product(MODELS, ref.PATTERNS[1:]):
         if (kind, e, k) not in have:
             continue
-        for dt, m in zip(ref.DTYPES, (5, 64, 300) if not quick else (64,)):
-            cases.append(make_case(kind, e, k, m, next(n), dtype=dt, pattern=pattern))
+        # M = 1 and 2: a team of warps per token (kernels/route/team.cuh)
+        for j, m in enumerate((1, 2, 5, 64, 300) if not quick else (1, 64)):
+            cases.append(make_case(kind, e, k, m, next(n), dtype=ref.DTYPES[j % 3], pattern=pattern))
     extra = [
         ("sigmoid_grouped", 256, 8, 200, dict(start=96, end=128)),
         ("sigmoid_grouped", 256, 8, 5000, dict(start=0, end=32, block_m=128)),

@@ -5,8 +5,7 @@
  *
  * Instances: the (kind, experts, top_k) list below, every logits dtype.
  * MK_ROUTE_EMU_THREADS (environment) lowers the threads per CTA (fewer
- * fibers, faster; tokens per CTA follow; never above the plan's), except
- * where a team of warps selects each token (decode: one CTA, team.cuh).
+ * fibers, faster; tokens per CTA follow; never above the plan's).
  */
 #include "route_emu.h"
 
@@ -19,8 +18,7 @@ template <int kKind, int kExperts, int kTopK, int kDtype>
 int run(const mk__route_params *pp) {
   mk__route_params p = *pp;
   const char *env = getenv("MK_ROUTE_EMU_THREADS");
-  /* fewer only (shared memory is sized for p.threads), and never for a team (decode: one CTA) */
-  if (env && atoi(env) > 0 && atoi(env) < p.threads && p.team == 1) {
+  if (env && atoi(env) > 0 && atoi(env) < p.threads) { /* fewer only: shared memory is sized for p.threads */
     p.threads = atoi(env);
     const int per = p.threads / MK_ROUTE_WARP;
     p.topk_ctas = (p.m + per - 1) / per;

@@ -73,20 +73,7 @@ def cases():
         Case("sigmoid_grouped", 1024, 8, 12, n_group=32, topk_group=3, seed=109),
         Case("softmax", 8, 2, 1500, block_m=128, seed=110),
         Case("softmax_after_topk", 128, 4, 1100, block_m=16, seed=111),
-        # a team of warps per token (decode, kernels/route/team.cuh): every slot of the CTA live
-        Case("sigmoid_grouped", 256, 8, 2, n_group=8, topk_group=4, block_m=4, seed=112),
-        Case("softmax", 128, 8, 4, renormalize=False, dtype="f32", seed=113),
-        Case("softmax", 128, 8, 3, block_m=16, seed=114),
-        Case("sigmoid_grouped", 1024, 8, 1, n_group=32, topk_group=3, seed=115),
-        Case("sigmoid_grouped", 384, 8, 1, n_group=4, topk_group=2, seed=116),
     ]
-    # ties and special values with a team per token (M = 1 and 2)
-    for (kind, e, k), pattern, m in itertools.product(
-            [("sigmoid_grouped", 256, 8), ("softmax", 128, 8), ("softmax_after_topk", 128, 4)],
-            ("ties", "equal", "neginf", "nan", "huge", "one_expert"), (1, 2)):
-        ng, tg = (8, 4) if kind == "sigmoid_grouped" else (1, 1)
-        out.append(Case(kind, e, k, m, dtype="bf16" if m == 1 else "f32", block_m=8, n_group=ng, topk_group=tg,
-                        pattern=pattern, seed=next(seed)))
     return out
 
 

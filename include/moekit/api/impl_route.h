@@ -200,7 +200,6 @@ static mk_status mk__route_prepare(const char *fn, mk_route_args *a, mk__route_p
   p->block_m = a->block_m;
   p->threads = pl->threads;
   p->topk_ctas = pl->topk_ctas;
-  p->team = p->path == MK_ROUTE_PATH_FUSED ? pl->team : 1;
   p->fused_smem = pl->fused_smem;
   p->topk_smem = pl->topk_smem;
   p->chunk_tokens = pl->chunk_tokens;

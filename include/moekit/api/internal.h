@@ -89,7 +89,7 @@ typedef struct mk__route_params {
   int32_t chunk_tokens, num_chunks, scan_ctas, count_smem, scan_smem, scatter_smem;
   int64_t ws_sid, ws_chunks, ws_totals;
   int32_t pdl;                 /* MK__PDL_* launch flags */
-  int32_t team;                /* fused: warps per token (plan.h, mk__route_team); 1: one */
+  int32_t pad_;
 } mk__route_params;
 
 typedef struct mk__quant_params {

@@ -3,8 +3,7 @@
  * Portable CUDA/HIP. Grid: ceil(M / tokens_per_cta) CTAs, one token per warp.
  *
  *   every CTA   prefill its slice of the contiguous outputs (padding values)
- *               select the top-k of its tokens (topk.cuh; with p.team > 1
- *               a team of warps per token, team.cuh), write topk_ids /
+ *               select the top-k of its tokens (topk.cuh), write topk_ids /
  *               topk_weights and the local expert of each pair (sid)
  *   last CTA    rank and scatter all M * k pairs in shared memory (sort.cuh)
  *
@@ -17,14 +16,12 @@
  *
  * Dynamic shared memory (plan.h, fused_smem):
  *   [M * k] i16 sid | union { [warps][E] f32 score rows (grouped selection),
- *                             or [warps / team] team scratch (team.cuh),
  *                             rank state of sort.cuh }
  */
 #ifndef MOEKIT_KERNELS_ROUTE_FUSED_CUH
 #define MOEKIT_KERNELS_ROUTE_FUSED_CUH
 
 #include "moekit/kernels/route/sort.cuh"
-#include "moekit/kernels/route/team.cuh"
 #include "moekit/kernels/route/topk.cuh"
 
 namespace mk {
@@ -45,23 +42,8 @@ MK_KERNEL void MK_ROUTE_BOUNDS(mk__route_threads(kKind, kExperts)) fused_kernel(
 
   /* ---- phase A: padding values, top-k of this CTA's tokens ---- */
   prefill(p, cta, ctas);
-  constexpr int kTeam = mk__route_team(kKind, kExperts, kWarp);
-  bool teamed = false;
-  if constexpr (kTeam > 1) {
-    if (p.team == kTeam) { /* every warp: the team code holds block barriers */
-      typedef team_select<kKind, kExperts, kTopK, kDtype> team;
-      const int64_t token = (int64_t)cta * (warps / kTeam) + warp / kTeam;
-      int e;
-      float w;
-      unsigned char *slot = (unsigned char *)rows + (int64_t)(warp / kTeam) *
-                                                        mk__route_team_slot(kExperts, kTopK, kTeam);
-      if (team::select(p, token, token < p.m, warp % kTeam, lane, slot, e, w))
-        write_token<kTopK>(p, token, lane, e, w, (ctas == 1 ? sid : ws_sid) + token * kTopK);
-      teamed = true;
-    }
-  }
   const int64_t token = (int64_t)cta * warps + warp;
-  if (!teamed && token < p.m)
+  if (token < p.m)
     route_token<kKind, kExperts, kTopK, kDtype>(p, token, lane, rows + (int64_t)warp * (p.grouped_step ? kExperts : 0),
                                                 (ctas == 1 ? sid : ws_sid) + token * kTopK);
 

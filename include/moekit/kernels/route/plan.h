@@ -42,7 +42,6 @@ typedef struct mk__route_plan {
   int32_t warp;           /* lanes per warp the plan is made for (32 NVIDIA, 64 AMD) */
   int32_t threads;        /* threads per CTA of every route kernel */
   int32_t tokens_per_cta; /* top-k phase: one token per warp */
-  int32_t team;           /* fused: warps per token (mk__route_team), 1: one warp per token */
   int32_t topk_ctas;      /* ceil(M / tokens_per_cta) */
   int32_t row_floats;     /* grouped selection: scores row per warp (0: no group step) */
   int32_t fused_smem;     /* dynamic smem of the fused kernel; 0 if M does not fit */
@@ -67,27 +66,6 @@ MK_HD int64_t mk__route_align(int64_t x, int64_t a) { return (x + a - 1) / a * a
 MK__ROUTE_CONSTEXPR MK_HD int32_t mk__route_threads(int32_t kind, int32_t experts) {
   (void)kind;
   return experts > 512 ? 256 : MK__ROUTE_THREADS;
-}
-
-/* Warps that select one token together on the fused path when every token
- * fits one CTA that way (decode): each holds E / team experts, so its rounds
- * of warp argmax run over E / (team * warp) values per lane instead of
- * E / warp, and one warp merges the team's team * top_k candidates
- * (kernels/route/team.cuh). The largest of 8, 4, 2 that divides both E /
- * warp and the CTA's warps; 1 (no team) when none does. */
-MK__ROUTE_CONSTEXPR MK_HD int32_t mk__route_team(int32_t kind, int32_t experts, int32_t warp) {
-  return experts % warp != 0 ? 1
-         : ((experts / warp) % 8 == 0 && (mk__route_threads(kind, experts) / warp) % 8 == 0) ? 8
-         : ((experts / warp) % 4 == 0 && (mk__route_threads(kind, experts) / warp) % 4 == 0) ? 4
-         : ((experts / warp) % 2 == 0 && (mk__route_threads(kind, experts) / warp) % 2 == 0) ? 2
-                                                                                            : 1;
-}
-
-/* Shared memory of one team's token, bytes: the token's values or scores
- * f32 [E] | group keys u32 [32] | candidates: keys u32, values f32, experts
- * i32 [team * top_k] each. */
-MK__ROUTE_CONSTEXPR MK_HD int64_t mk__route_team_slot(int32_t experts, int32_t top_k, int32_t team) {
-  return ((int64_t)experts * 4 + 32 * 4 + (int64_t)team * top_k * 12 + 15) / 16 * 16;
 }
 
 /* Largest power of two <= x (x >= 1). */
@@ -120,15 +98,8 @@ MK_HD int mk__route_make_plan(mk__route_plan *pl, int64_t m, int32_t kind, int32
   rows = (int64_t)pl->tokens_per_cta * pl->row_floats * 4;
   pl->topk_smem = (int32_t)(rows > 16 ? rows : 16);
 
-  /* fused: sid of all M tokens, then phase A's score rows (or team scratch)
-   * and phase B's rank state share the rest (phase A is over before phase B
-   * starts). A team per token when all M fit one CTA that way. */
-  pl->team = mk__route_team(kind, experts, warp);
-  if (pl->team > 1 && m * pl->team > pl->threads / warp) pl->team = 1;
-  if (pl->team > 1) {
-    const int64_t team_rows = (int64_t)(pl->threads / warp / pl->team) * mk__route_team_slot(experts, top_k, pl->team);
-    if (team_rows > rows) rows = team_rows;
-  }
+  /* fused: sid of all M tokens, then phase A's score rows and phase B's rank
+   * state share the rest (phase A is over before phase B starts). */
   fused = mk__route_sort_smem(m, top_k, local_experts);
   if (mk__route_align(m * top_k * 2, 16) + rows > fused) fused = mk__route_align(m * top_k * 2, 16) + rows;
   pl->fused_smem = fused <= MK__ROUTE_SMEM_BUDGET ? (int32_t)fused : 0;

@@ -135,24 +135,33 @@ MK_DEV void group_limit(const mk__route_params &p, uint32_t (&key)[P], int lane,
   }
 }
 
-/* ---- keys of a slice of experts --------------------------------------------------------- */
-/* Lane's P experts e0 + i * W + lane (e0 a multiple of W): every logit load
- * first, then keys and values (the table at the top of the file). Experts
- * past kExperts get key 0. */
-template <int kKind, int kExperts, int kDtype, int P>
-MK_DEV void make_keys(const mk__route_params &p, const void *logits, int e0, int lane, uint32_t (&key)[P],
-                      float (&val)[P]) {
+/* ---- one token ----------------------------------------------------------------------- */
+/* Every lane of the warp calls. Lane j < kTopK returns slot j's expert
+ * (global id) and weight. row: [E] f32 shared scratch (grouped step only). */
+template <int kKind, int kExperts, int kTopK, int kDtype>
+MK_DEV void select_token(const mk__route_params &p, int64_t token, int lane, float *row, int &out_expert,
+                         float &out_weight) {
+  constexpr int P = (kExperts + kWarp - 1) / kWarp;
+  constexpr int kSize = kDtype == MK_DTYPE_F32 ? 4 : 2;
   constexpr bool kKey32 = kKind != kSigmoidGrouped && kDtype != MK_DTYPE_F32;
+  static_assert(kTopK >= 1 && kTopK <= MK_ROUTE_MAX_TOP_K && kTopK <= kExperts, "1 <= top_k <= min(32, experts)");
+  static_assert(kExperts >= 1 && kExperts <= MK_ROUTE_MAX_EXPERTS, "1 <= experts <= 1024");
+  static_assert(P <= 32, "an expert mask per lane is one u32");
+  const void *logits = (const char *)p.logits + token * p.ld_logits * kSize;
+
+  /* [P] logits per lane (raw 16-bit or f32): every load first */
   uint32_t raw[P];
 #pragma unroll
   for (int i = 0; i < P; ++i) {
-    const int e = e0 + i * kWarp + lane;
+    const int e = i * kWarp + lane;
     raw[i] = e >= kExperts ? 0u
              : kDtype == MK_DTYPE_F32 ? ((const uint32_t *)logits)[e] : (uint32_t)((const uint16_t *)logits)[e];
   }
+  uint32_t key[P];
+  float val[P];
 #pragma unroll
   for (int i = 0; i < P; ++i) {
-    const int e = e0 + i * kWarp + lane;
+    const int e = i * kWarp + lane;
     const float xi = no_nan(kDtype == MK_DTYPE_F32 ? mk_f32_from_bits(raw[i])
                             : kDtype == MK_DTYPE_BF16 ? mk_bf16_to_f32((uint16_t)raw[i]) : f16_to_f32((uint16_t)raw[i]));
     if (kKey32) {
@@ -169,58 +178,39 @@ MK_DEV void make_keys(const mk__route_params &p, const void *logits, int e0, int
     }
     if (e >= kExperts) key[i] = 0u;
   }
-}
+  if (kKind == kSigmoidGrouped && p.grouped_step) group_limit<kExperts, P>(p, key, lane, row);
 
-/* ---- k rounds of warp argmax ------------------------------------------------------------ */
-/* Over the lanes' P values of experts e0 + i * W + lane. Lane j < kTopK gets
- * slot j: expert, value and the selection key (the 32-bit key, or the score
- * key with the expert apart). */
-template <int kKind, int kTopK, int kDtype, int P>
-MK_DEV void argmax_rounds(const uint32_t (&key)[P], const float (&val)[P], int e0, int lane, int &out_e, float &out_v,
-                          uint32_t &out_key) {
-  constexpr bool kKey32 = kKind != kSigmoidGrouped && kDtype != MK_DTYPE_F32;
+  /* ---- k rounds of warp argmax ---- */
   uint32_t taken = 0u, bkey;
   float bval;
   int bi;
   lane_best<P>(key, val, taken, bkey, bval, bi);
   int my_e = 0;
   float my_v = 0.0f;
-  uint32_t my_key = 0u;
 #pragma unroll
   for (int r = 0; r < kTopK; ++r) {
-    uint32_t e, k;
+    uint32_t e;
     float v;
     if (kKey32) { /* (logit, expert) in one key */
-      k = warp_max_u32(bkey);
-      e = 0xffffu - (k & 0xffffu);
-      v = unorder16<kDtype>(k >> 16);
+      const uint32_t mk = warp_max_u32(bkey);
+      e = 0xffffu - (mk & 0xffffu);
+      v = unorder16<kDtype>(mk >> 16);
     } else { /* (score, ~expert): the expert breaks ties in a second max */
-      const uint32_t lo = bkey ? ~(uint32_t)(e0 + bi * kWarp + lane) : 0u;
-      k = warp_max_u32(bkey);
-      e = ~warp_max_u32(bkey == k ? lo : 0u);
+      const uint32_t lo = bkey ? ~(uint32_t)(bi * kWarp + lane) : 0u;
+      const uint32_t mh = warp_max_u32(bkey);
+      e = ~warp_max_u32(bkey == mh ? lo : 0u);
       v = shfl_f32(bval, (int)(e % kWarp));
     }
     /* NOTE: every lane recomputes its best, not only the owner: a divergent
      * branch costs the warp the same time, and without one no value has to
      * stay live across a reconvergence point (ptxas spilled one there). */
-    taken |= (uint32_t)lane == e % kWarp ? 1u << ((e - (uint32_t)e0) / kWarp) : 0u;
+    taken |= (uint32_t)lane == e % kWarp ? 1u << (e / kWarp) : 0u;
     lane_best<P>(key, val, taken, bkey, bval, bi);
     my_e = lane == r ? (int)e : my_e;
     my_v = lane == r ? v : my_v;
-    my_key = lane == r ? k : my_key;
   }
-  out_e = my_e;
-  out_v = my_v;
-  out_key = my_key;
-}
 
-/* ---- weights -------------------------------------------------------------------------------- */
-/* Lane j < kTopK: slot j's weight from its value my_v (slot 0 holds the
- * largest), times routed_scaling_factor. all(i): the value of expert
- * i * W + lane, read only by softmax without renormalize (the full sum). */
-template <int kKind, int kExperts, int kTopK, class All>
-MK_DEV float slot_weight(const mk__route_params &p, int lane, float my_v, All all) {
-  constexpr int P = (kExperts + kWarp - 1) / kWarp;
+  /* ---- weights ---- */
   float w;
   if (kKind == kSigmoidGrouped) {
     w = my_v;
@@ -232,50 +222,16 @@ MK_DEV float slot_weight(const mk__route_params &p, int lane, float my_v, All al
     if (kKind == kSoftmax && !p.renormalize) {
       float part[P];
 #pragma unroll
-      for (int i = 0; i < P; ++i) part[i] = i * kWarp + lane < kExperts ? exp_f32(clamp_finite(all(i)) - vmax) : 0.0f;
+      for (int i = 0; i < P; ++i)
+        part[i] = i * kWarp + lane < kExperts ? exp_f32(clamp_finite(val[i]) - vmax) : 0.0f;
       denom = warp_sum_f32(tree_sum<P>(part));
     } else {
       denom = warp_sum_f32(ex);
     }
     w = ex / denom;
   }
-  return w * p.scale;
-}
-
-/* ---- one token, one warp ----------------------------------------------------------------- */
-/* Every lane of the warp calls. Lane j < kTopK returns slot j's expert
- * (global id) and weight. row: [E] f32 shared scratch (grouped step only). */
-template <int kKind, int kExperts, int kTopK, int kDtype>
-MK_DEV void select_token(const mk__route_params &p, int64_t token, int lane, float *row, int &out_expert,
-                         float &out_weight) {
-  constexpr int P = (kExperts + kWarp - 1) / kWarp;
-  constexpr int kSize = kDtype == MK_DTYPE_F32 ? 4 : 2;
-  static_assert(kTopK >= 1 && kTopK <= MK_ROUTE_MAX_TOP_K && kTopK <= kExperts, "1 <= top_k <= min(32, experts)");
-  static_assert(kExperts >= 1 && kExperts <= MK_ROUTE_MAX_EXPERTS, "1 <= experts <= 1024");
-  static_assert(P <= 32, "an expert mask per lane is one u32");
-  const void *logits = (const char *)p.logits + token * p.ld_logits * kSize;
-  uint32_t key[P];
-  float val[P];
-  make_keys<kKind, kExperts, kDtype, P>(p, logits, 0, lane, key, val);
-  if (kKind == kSigmoidGrouped && p.grouped_step) group_limit<kExperts, P>(p, key, lane, row);
-  int my_e;
-  float my_v;
-  uint32_t my_key;
-  argmax_rounds<kKind, kTopK, kDtype, P>(key, val, 0, lane, my_e, my_v, my_key);
   out_expert = my_e;
-  out_weight = slot_weight<kKind, kExperts, kTopK>(p, lane, my_v, [&](int i) { return val[i]; });
-}
-
-/* Lane j < kTopK holds slot j (expert e, weight w) of `token`: writes
- * topk_ids / topk_weights (when wanted) and sid[j], the local expert, -1 if remote. */
-template <int kTopK>
-MK_DEV void write_token(const mk__route_params &p, int64_t token, int lane, int e, float w, int16_t *sid) {
-  if (lane < kTopK) {
-    const int64_t q = token * kTopK + lane;
-    if (p.topk_ids) p.topk_ids[q] = e;
-    if (p.topk_weights) p.topk_weights[q] = w;
-    sid[lane] = (e >= p.expert_start && e < p.expert_end) ? (int16_t)(e - p.expert_start) : (int16_t)-1;
-  }
+  out_weight = w * p.scale;
 }
 
 /* Selects one token and writes its outputs: topk_ids / topk_weights (when
@@ -285,7 +241,12 @@ MK_DEV void route_token(const mk__route_params &p, int64_t token, int lane, floa
   int e;
   float w;
   select_token<kKind, kExperts, kTopK, kDtype>(p, token, lane, row, e, w);
-  write_token<kTopK>(p, token, lane, e, w, sid);
+  if (lane < kTopK) {
+    const int64_t q = token * kTopK + lane;
+    if (p.topk_ids) p.topk_ids[q] = e;
+    if (p.topk_weights) p.topk_weights[q] = w;
+    sid[lane] = (e >= p.expert_start && e < p.expert_end) ? (int16_t)(e - p.expert_start) : (int16_t)-1;
+  }
 }
 
 }  // namespace route

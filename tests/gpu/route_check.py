@@ -78,7 +78,7 @@ def build_cases(instances, quick, seed):
     for (kind, e, k), pattern in itertools.product(MODELS, ref.PATTERNS[1:]):
         if (kind, e, k) not in have:
             continue
-        # M = 1 and 2: a team of warps per token (kernels/route/team.cuh)
+        # M = 1 and 2 too: decode
         for j, m in enumerate((1, 2, 5, 64, 300) if not quick else (1, 64)):
             cases.append(make_case(kind, e, k, m, next(n), dtype=ref.DTYPES[j % 3], pattern=pattern))
     extra = [

@@ -75,7 +75,7 @@ def smem_bytes(c: Config, k: int, stages: int) -> int:
     per_stage = c.block_m * 128 + c.block_n * 128 + align_up(c.block_m * 4, 128)
     off_sfb = align_up(c.block_m * c.block_n * 2, 1024) + stages * per_stage + TILE_SLOTS * 16
     off_bars = align_up(off_sfb + TILE_SLOTS * sfb_floats * 4, 8)
-    return off_bars + (2 * stages + 2 * TILE_SLOTS + 2) * 8 + 16 + 1024
+    return off_bars + (2 * stages + 3 * TILE_SLOTS + 2) * 8 + 16 + 1024
 
 
 def stages_for(c: Config, k: int) -> int:

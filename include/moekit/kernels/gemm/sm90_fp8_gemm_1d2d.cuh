@@ -21,7 +21,8 @@
  *     warp 2          scheduler: next tile + that tile's B scales -> smem
  *   warpgroups 1..kMathWGs (setmaxnreg.inc): wgmma, promotion, epilogue.
  *
- *   scheduler --tile_full[4]--> producer, math --tile_empty[4]--> scheduler
+ *   scheduler --tile_coord[4]--> producer, --tile_full[4] (+ B scales)--> math;
+ *   producer, math --tile_empty[4]--> scheduler
  *   producer  --full[kStages]--> math   --empty[kStages]--> producer (both CTAs)
  *   math      --d_full--> store         --d_empty--> math
  *
@@ -75,7 +76,7 @@ struct sm90_fp8_gemm {
     float *sfa;            /* [kStages][BLOCK_M] */
     sched::gemm_tile *tiles; /* [kTileSlots] */
     float *sfb;            /* [kTileSlots][kNumKBlocks][kSfbPerK] */
-    mbar *full, *empty, *tile_full, *tile_empty, *d_full, *d_empty;
+    mbar *full, *empty, *tile_full, *tile_empty, *tile_coord, *d_full, *d_empty;
     sched::gemm_tile *d_tile;
   };
 
@@ -94,7 +95,8 @@ struct sm90_fp8_gemm {
     s.empty = bars + kStages;
     s.tile_full = bars + 2 * kStages;
     s.tile_empty = bars + 2 * kStages + cfg::kTileSlots;
-    s.d_full = bars + 2 * kStages + 2 * cfg::kTileSlots;
+    s.tile_coord = bars + 2 * kStages + 2 * cfg::kTileSlots;
+    s.d_full = bars + 2 * kStages + 3 * cfg::kTileSlots;
     s.d_empty = s.d_full + 1;
     s.d_tile = (sched::gemm_tile *)(base + cfg::kOffDTile);
     return s;
@@ -120,9 +122,17 @@ struct sm90_fp8_gemm {
           tile.m_block = tile.n_block = tile.group = 0;
           tile.flags = sched::kTileDone;
           s.tiles[slot] = tile;
+          sm90::mbar_arrive(&s.tile_coord[slot]);
         }
         sm90::mbar_arrive(&s.tile_full[slot]);
         return;
+      }
+      /* NOTE: the producer needs only the coordinates: it starts the tile's
+       * loads while this warp fetches the B scales (one global round trip
+       * that used to come before every kernel's first TMA load) */
+      if (lane == 0) {
+        s.tiles[slot] = tile;
+        sm90::mbar_arrive(&s.tile_coord[slot]);
       }
       /* NOTE: 32-bit offsets (the API checks b_scales spans < 2^31 elements) and a
        * bounded unroll keep this warp inside its 40 registers */
@@ -137,7 +147,6 @@ struct sm90_fp8_gemm {
         nb = nb < kNumSfbRows ? nb : kNumSfbRows - 1; /* past N: the columns are never stored */
         dst[i] = __ldg(sfb + (nb * s_n + kb * s_k));
       }
-      if (lane == 0) s.tiles[slot] = tile;
       sm90::mbar_arrive(&s.tile_full[slot]); /* every lane: its scale writes are released */
     }
   }
@@ -178,7 +187,7 @@ struct sm90_fp8_gemm {
     if (waited) mk_pdl_wait();
     for (uint32_t t = 0;; ++t) {
       const uint32_t slot = t % cfg::kTileSlots;
-      sm90::mbar_wait(&s.tile_full[slot], (t / cfg::kTileSlots) & 1u);
+      sm90::mbar_wait(&s.tile_coord[slot], (t / cfg::kTileSlots) & 1u);
       const sched::gemm_tile tile = s.tiles[slot];
       sm90::mbar_arrive(&s.tile_empty[slot]);
       if (tile.flags & sched::kTileDone) return;
@@ -349,6 +358,7 @@ struct sm90_fp8_gemm {
       for (int i = 0; i < cfg::kTileSlots; ++i) {
         sm90::mbar_init(&s.tile_full[i], 32);                             /* the scheduler warp */
         sm90::mbar_init(&s.tile_empty[i], 1 + cfg::kMathThreads);         /* producer + math threads */
+        sm90::mbar_init(&s.tile_coord[i], 1);                             /* the scheduler's lane 0 */
       }
       sm90::mbar_init(s.d_full, cfg::kMathThreads);
       sm90::mbar_init(s.d_empty, 1);

@@ -81,7 +81,7 @@ struct sm90_fp8_cfg {
   static constexpr int kOffTiles = kOffSfa + kStages * kSmemSfa;          /* gemm_tile[kTileSlots] */
   static constexpr int kOffSfb = kOffTiles + kTileSlots * 16;            /* f32[kTileSlots][kSfbFloats] */
   static constexpr int kOffBars = align_up(kOffSfb + kTileSlots * kSfbFloats * 4, 8);
-  static constexpr int kNumBars = 2 * kStages + 2 * kTileSlots + 2;
+  static constexpr int kNumBars = 2 * kStages + 3 * kTileSlots + 2;
   static constexpr int kOffDTile = kOffBars + kNumBars * 8;              /* gemm_tile of the staged D */
   static constexpr int kSmemBytes = kOffDTile + 16 + 1024;               /* + slack to align the base */
   static constexpr uint32_t kStageTx = (uint32_t)(kSmemA + BLOCK_M * 4 + kSmemB);

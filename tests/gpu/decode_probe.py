@@ -11,7 +11,8 @@ gemm_bench.py times kernels (torch.profiler, L2 flushed before every call):
   pad+128       rows K + 128 bytes apart
   second alloc  contiguous again, a new allocation
   read flush    contiguous, L2 flushed by a 512 MiB read: no dirty lines left
-and a torch read of the same weights (a sum) as a read-bandwidth reference.
+and a torch read of as many bytes (a sum) as a read-bandwidth reference. The
+problems are gemm_bench.py's masked ones with 16 rows per expert.
 Prints kernel us, weight bytes / us and that as a share of the
 device-to-device copy bandwidth measured in the same run (docs/perf.md, FP8
 GEMMs run 4, holds the first results).
@@ -24,31 +25,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gemm_bench as gb  # noqa: E402
-import gemm_check as gc  # noqa: E402
 import mk  # noqa: E402
 
 DEV = "cuda"
-
-
-def problem(lib, g, per, n, k, pad):
-    """A masked problem with 16 rows per expert; weights rows K + pad bytes apart."""
-    max_m = 16
-    qa, sa = gc.quant_rows(torch.randn(g, max_m, k, device=DEV))
-    kb = k // 128
-    ld = (max_m + 3) // 4 * 4
-    buf = torch.zeros(g, kb, ld, device=DEV)
-    buf[:, :, :max_m] = sa.transpose(1, 2)
-    qb, sb = gc.quant_blocks(torch.randn(g, n, k, device=DEV))
-    if pad:
-        big = torch.empty(g, n, k + pad, device=DEV, dtype=qb.dtype)
-        big[:, :, :k] = qb
-        qb = big[:, :, :k]
-    d = torch.empty(g, max_m, n, device=DEV, dtype=torch.bfloat16)
-    mm = torch.full((g,), per, dtype=torch.int32, device=DEV)
-    run, info = gb.mk_call(lib, mk.GEMM_GROUPED_MASKED, mk.tensor(qa),
-                           mk.tensor(buf, shape=[g, max_m, kb], strides=[kb * ld, 1, ld]), mk.tensor(qb),
-                           mk.tensor(sb), mk.tensor(d), masked_m=mk.tensor(mm), expected_m=per)
-    return run, info, (qa, buf, qb, sb, d, mm)
 
 
 def main():
@@ -65,12 +44,12 @@ def main():
         cells, keep = [], []
         for label, pad, timer in (("contiguous", 0, write), ("pad+256", 256, write), ("pad+128", 128, write),
                                   ("second alloc", 0, write), ("read flush", 0, read)):
-            run, info, bufs = problem(lib, g, per, n, k, pad)
-            keep.append(bufs)
+            run, info, _, _, _ = gb.masked_problem(lib, g, per, n, k, max_m=16, pad=pad)
+            keep.append(run)  # the problems stay allocated together, as they were timed
             us = timer.kernel_us(run)
             cells.append(f"{label} {us:.1f} us {wbytes / us / 1e6:.2f} TB/s {100 * wbytes / (us * 1e-6) / copy_bw:.0f}%")
-        qb = keep[0][2]
-        us = write.kernel_us(lambda: qb.view(torch.int64).sum())
+        weights = torch.ones(wbytes // 8, dtype=torch.int64, device=DEV)  # the same bytes, read by torch
+        us = write.kernel_us(lambda: weights.sum())
         cells.append(f"torch read (sum) {us:.1f} us {wbytes / us / 1e6:.2f} TB/s")
         print(f"- {g}x{per} x {n} x {k} [{info.kernel.decode()}]: " + "; ".join(cells), flush=True)
         del keep

@@ -228,12 +228,14 @@ def dg_entry(kind, kernel, call, out, ref, valid):
 
 
 # ---- problems ------------------------------------------------------------------------------
-def mk_call(lib, kind, a, sfa, b, sfb, d, **kw):
+def mk_call(lib, kind, a, sfa, b, sfb, d, keep=(), **kw):
+    """The call and its mk_gemm_fp8_info; `keep`: the torch tensors behind the arguments, which the
+    returned callable holds alive (an mk_tensor holds only a pointer)."""
     kw.update(FORCE)
     args = lib.args("mk_gemm_fp8_args", kind=kind, a=a, a_scales=sfa, b=b, b_scales=sfb, d=d, **kw)
     info = lib.query("mk_gemm_fp8_query", args, "mk_gemm_fp8_info")
     stream = torch.cuda.current_stream().cuda_stream
-    return (lambda: lib.call("mk_gemm_fp8", args, stream=stream)), info
+    return (lambda: keep is None or lib.call("mk_gemm_fp8", args, stream=stream)), info
 
 
 def dense_problem(lib, m, n, k, dg=False):
@@ -243,7 +245,7 @@ def dense_problem(lib, m, n, k, dg=False):
     d = torch.empty(m, n, device=DEV, dtype=torch.bfloat16)
     sbuf, shape, strides = gc.mn_major(sa)
     run, info = mk_call(lib, mk.GEMM_DENSE, mk.tensor(qa), mk.tensor(sbuf, shape=shape, strides=strides),
-                        mk.tensor(qb), mk.tensor(sb), mk.tensor(d))
+                        mk.tensor(qb), mk.tensor(sb), mk.tensor(d), keep=(qa, sbuf, qb, sb, d))
     sa_cm = sbuf[:, :m].t()                      # [M, K/128], column-major
     peers = {
         "blockwise": lambda: torch._scaled_mm(qa, qb.t(), scale_a=sa_cm, scale_b=sb.t(), out_dtype=torch.bfloat16),
@@ -271,7 +273,7 @@ def contiguous_problem(lib, g, per, n, k, dg=False):
     sbuf, shape, strides = gc.mn_major(sa)
     run, info = mk_call(lib, mk.GEMM_GROUPED_CONTIGUOUS, mk.tensor(qa),
                         mk.tensor(sbuf, shape=shape, strides=strides), mk.tensor(qb), mk.tensor(sb), mk.tensor(d),
-                        m_indices=mk.tensor(m_indices))
+                        keep=(qa, sbuf, qb, sb, d, m_indices), m_indices=mk.tensor(m_indices))
     offs = torch.arange(1, g + 1, device=DEV, dtype=torch.int32) * per
     row_a = torch.ones(m, device=DEV)
     row_b = torch.ones(g, n, device=DEV)
@@ -290,7 +292,8 @@ def contiguous_problem(lib, g, per, n, k, dg=False):
     return run, info, peers, m, dgp
 
 
-def masked_problem(lib, g, per, n, k, max_m=None, dg=False):
+def masked_problem(lib, g, per, n, k, max_m=None, dg=False, pad=0):
+    """pad: the weights' rows K + pad bytes apart (tests/gpu/decode_probe.py)."""
     max_m = max_m or max(per, 16)
     qa, sa = gc.quant_rows(torch.randn(g, max_m, k, device=DEV))
     kb = k // 128
@@ -298,11 +301,15 @@ def masked_problem(lib, g, per, n, k, max_m=None, dg=False):
     buf = torch.zeros(g, kb, ld, device=DEV)
     buf[:, :, :max_m] = sa.transpose(1, 2)
     qb, sb = gc.quant_blocks(torch.randn(g, n, k, device=DEV))
+    if pad:
+        wide = torch.empty(g, n, k + pad, device=DEV, dtype=qb.dtype)
+        wide[:, :, :k] = qb
+        qb = wide[:, :, :k]
     d = torch.empty(g, max_m, n, device=DEV, dtype=torch.bfloat16)
     mm = torch.full((g,), per, dtype=torch.int32, device=DEV)
     run, info = mk_call(lib, mk.GEMM_GROUPED_MASKED, mk.tensor(qa),
                         mk.tensor(buf, shape=[g, max_m, kb], strides=[kb * ld, 1, ld]), mk.tensor(qb), mk.tensor(sb),
-                        mk.tensor(d), masked_m=mk.tensor(mm), expected_m=per)
+                        mk.tensor(d), keep=(qa, buf, qb, sb, d, mm), masked_m=mk.tensor(mm), expected_m=per)
     row_a = torch.ones(g, max_m, device=DEV)
     row_b = torch.ones(g, n, device=DEV)
     peers = {"grouped (row-wise)": lambda: torch._scaled_grouped_mm(qa, qb.transpose(-2, -1), row_a, row_b,

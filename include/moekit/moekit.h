@@ -428,7 +428,7 @@ mk_status mk_gemm_fp8_query(const mk_gemm_fp8_args *args, mk_gemm_fp8_info *info
  *                    MK_MOE_LAYER_PDL_AUTO (0, default) on for the masked
  *                    path (decode-sized batches), off for the contiguous one;
  *                    _ON / _OFF force it. On H100s the layer at M = 1 was
- *                    9-14% faster with it, M = 16 and 128 the same, M = 4096
+ *                    5-14% faster with it, M = 16 and 128 the same, M = 4096
  *                    2-12% slower: docs/perf.md
  * The workspace (mk_moe_layer_workspace_size bytes) must be zero-filled once
  * after it is allocated (mk_route's ticket lives in it); calls leave it so. */

@@ -218,7 +218,7 @@ static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *a, v
  * and prologue overlap the tail of the one before, and the GEMMs stream their
  * first weight tiles before the kernel before them finishes. AUTO leaves it
  * off for the contiguous path, where it measured 2-12% slower on H100s at
- * M = 4096 (docs/perf.md); at decode it was 9-14% faster. */
+ * M = 4096 (docs/perf.md); at decode it was 5-14% faster. */
 mk_status mk_moe_layer_forward(const mk_moe_layer_args *args, void *ws, size_t ws_bytes, void *stream) {
   static const char fn[] = "mk_moe_layer_forward";
   mk_moe_layer_args a;

@@ -239,7 +239,10 @@ def mk_call(lib, kind, a, sfa, b, sfb, d, keep=(), **kw):
     args = lib.args("mk_gemm_fp8_args", kind=kind, a=a, a_scales=sfa, b=b, b_scales=sfb, d=d, **kw)
     info = lib.query("mk_gemm_fp8_query", args, "mk_gemm_fp8_info")
     stream = torch.cuda.current_stream().cuda_stream
-    return (lambda: keep is None or lib.call("mk_gemm_fp8", args, stream=stream)), info
+    def run():
+        return lib.call("mk_gemm_fp8", args, stream=stream)
+    run.keep = keep
+    return run, info
 
 
 def dense_problem(lib, m, n, k, dg=False):

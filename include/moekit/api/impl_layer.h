@@ -210,7 +210,7 @@ static mk_status mk__layer_stage(const char *fn, const char *stage, mk_status st
   return st;
 }
 
-static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *a, void *ws, size_t ws_bytes,
+static mk_status mk__layer_forward(const char *fn, const mk_moe_layer_args *args, void *ws, size_t ws_bytes,
                                    void *stream);
 
 /* NOTE: with PDL (args->pdl, or AUTO on the masked path) the stages launch

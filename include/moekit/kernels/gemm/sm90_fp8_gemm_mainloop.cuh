@@ -103,27 +103,19 @@ struct sm90_fp8_mainloop {
        * still routes them through R2UR and the broadcast only adds latency. */
       a = __shfl_sync(0xffffffffu, a, 0);
       b = __shfl_sync(0xffffffffu, b, 0);
-      uint64_t da[4], db[4];
-      da[0] = mk_wgmma_desc_kmajor_sw128(a);
-      db[0] = mk_wgmma_desc_kmajor_sw128(b);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        da[k] = mk_wgmma_desc_advance(da[0], 32u * k);
-        db[k] = mk_wgmma_desc_advance(db[0], 32u * k);
-        /* all four ready before the first wgmma issues (asm volatile keeps the order) */
-        asm volatile("" : "+l"(da[k]), "+l"(db[k]));
-      }
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int k = 0; k < 4; ++k) sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, da[k], db[k], k > 0 ? 1u : 0u);
-    } else {
-      const uint64_t da = mk_wgmma_desc_kmajor_sw128(a), db = mk_wgmma_desc_kmajor_sw128(b);
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int k = 0; k < 4; ++k)
-        sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, mk_wgmma_desc_advance(da, 32 * k), mk_wgmma_desc_advance(db, 32 * k),
-                                          k > 0 ? 1u : 0u);
     }
+    const uint64_t da0 = mk_wgmma_desc_kmajor_sw128(a), db0 = mk_wgmma_desc_kmajor_sw128(b);
+    uint64_t da[4], db[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      da[k] = mk_wgmma_desc_advance(da0, 32u * k);
+      db[k] = mk_wgmma_desc_advance(db0, 32u * k);
+      /* all four ready before the first wgmma issues (asm volatile keeps the order) */
+      if constexpr (kUniformDesc) asm volatile("" : "+l"(da[k]), "+l"(db[k]));
+    }
+    sm90::wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, da[k], db[k], k > 0 ? 1u : 0u);
     sm90::wgmma_commit();
   }
 

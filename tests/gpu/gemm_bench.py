@@ -130,7 +130,8 @@ class Timer:
         """Device time of fn's kernels per call (L2 flushed before each call), from a second profiled
         pass. NOTE: the first pass on a problem allocated after others were freed (empty_cache) ran
         13% slow on an H100 (32 x 8 x 7168 x 2048 decode: 183.7 us, then 162.7-162.9 us), and the
-        peers, timed after moekit on the same problem, never paid it (docs/perf.md, GEMM run 5)."""
+        peers, timed after moekit on the same problem, never paid it. It does not remove every slow
+        pass: see docs/perf.md, GEMM run 5."""
         fn()
         torch.cuda.synchronize()
         self._profile(fn, self.iters)

@@ -284,7 +284,10 @@ struct sm90_fp8_gemm {
   }
 
   MK_DEV static void math(const smem_t &s, uint32_t math_thread) {
-    const uint32_t wg = math_thread / 128, warp_in_wg = (math_thread / 32) % 4, lane = math_thread % 32;
+    /* NOTE: wg and the loop exit are made visibly warp-uniform (warp_uniform):
+     * then every descriptor of the k-loops is uniform-register arithmetic */
+    const uint32_t wg = sm90::warp_uniform(math_thread / 128), warp_in_wg = (math_thread / 32) % 4;
+    const uint32_t lane = math_thread % 32;
     const sm90_fp8_ring r = {s.a, s.b, s.sfa, s.full, s.empty};
     pipe ps = {0u, 0u};
     uint32_t t = 0;
@@ -292,7 +295,7 @@ struct sm90_fp8_gemm {
       const uint32_t slot = t % cfg::kTileSlots;
       sm90::mbar_wait(&s.tile_full[slot], (t / cfg::kTileSlots) & 1u);
       const sched::gemm_tile tile = s.tiles[slot];
-      if (tile.flags & sched::kTileDone) break;
+      if (sm90::warp_uniform(tile.flags) & sched::kTileDone) break;
       const float *sfb = s.sfb + slot * cfg::kSfbFloats;
       float total[cfg::kWaves][cfg::kAccRegs];
 #pragma unroll
@@ -347,7 +350,7 @@ struct sm90_fp8_gemm {
                          const CUtensorMap *tmap_d, const mk__gemm_params &p, uint32_t sfa_group_inner,
                          uint8_t *raw_smem) {
     const smem_t s = carve(raw_smem);
-    const uint32_t warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const uint32_t warp = sm90::warp_uniform(threadIdx.x / 32), lane = threadIdx.x % 32; /* uniform roles */
     const uint32_t rank = cfg::kCluster > 1 ? sm90::cluster_ctarank() : 0u;
 
     if (threadIdx.x == 0) {

@@ -57,15 +57,6 @@ struct sm90_fp8_ring {
 #ifndef MK_SM90_GEMM_GROUP_UNROLL
 #define MK_SM90_GEMM_GROUP_UNROLL 1
 #endif
-/* Where a unit's four descriptors are built in uniform registers before its
- * first wgmma: 1 (default) tiles with two math warpgroups, 2 every tile, 0
- * none (per thread). Measured on an H100 (docs/perf.md, GEMM run 4): two
- * warpgroups gain up to 18% where the tensor core is busy (swap-AB 32x128),
- * one warpgroup loses up to 17% (swap-AB 16x64, 64-row tiles); both are
- * unchanged where the weights' bandwidth bounds them (decode). */
-#ifndef MK_SM90_GEMM_UNIFORM_DESC
-#define MK_SM90_GEMM_UNIFORM_DESC 1
-#endif
 #define MK__PRAGMA(x) _Pragma(#x)
 #define MK__UNROLL(n) MK__PRAGMA(unroll n)
 #define MK__UNROLL_N(n) MK__UNROLL(n)
@@ -74,7 +65,6 @@ template <class cfg>
 struct sm90_fp8_mainloop {
   static constexpr int kAcc = cfg::kAccRegs;
   static constexpr int kWaves = cfg::kWaves;
-  static constexpr bool kUniformDesc = MK_SM90_GEMM_UNIFORM_DESC == 2 || (MK_SM90_GEMM_UNIFORM_DESC == 1 && cfg::kMathWGs > 1);
   typedef sm90::pipe_state<cfg::kNumStages> pipe;
 
   /* The warp is done reading stage `stage` (wgmma operands and scales): one
@@ -92,26 +82,16 @@ struct sm90_fp8_mainloop {
   /* ---- one k-block on the tensor core ------------------------------------------------- */
   /* Four m64nNk32 wgmmas (N = kMmaN) over one 128-wide k-block, 32 bytes
    * apart: the wgmma A rows (64) at shared address a, the B rows at b, both
-   * K-major with 128-byte swizzle; then commit. */
+   * K-major with 128-byte swizzle; then commit. a and b are warp-uniform
+   * (sm90_fp8_gemm_1d2d.cuh's math(): NOTE in sm90::warp_uniform), so the
+   * descriptors are uniform-register adds between back-to-back wgmmas. */
   MK_DEV static void mma_kblock(uint32_t a, uint32_t b, float (&part)[kAcc]) {
-    if constexpr (kUniformDesc) {
-      /* NOTE: the addresses are broadcast from lane 0 so the compiler knows
-       * them warp-uniform and builds all four descriptors in uniform registers
-       * before the first wgmma; computed per thread, each wgmma waited for
-       * 64-bit adds and R2UR moves (about 30 instructions between the first
-       * two wgmmas of a unit in the SASS). With one math warpgroup ptxas
-       * still routes them through R2UR and the broadcast only adds latency. */
-      a = __shfl_sync(0xffffffffu, a, 0);
-      b = __shfl_sync(0xffffffffu, b, 0);
-    }
     const uint64_t da0 = mk_wgmma_desc_kmajor_sw128(a), db0 = mk_wgmma_desc_kmajor_sw128(b);
     uint64_t da[4], db[4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       da[k] = mk_wgmma_desc_advance(da0, 32u * k);
       db[k] = mk_wgmma_desc_advance(db0, 32u * k);
-      /* all four ready before the first wgmma issues (asm volatile keeps the order) */
-      if constexpr (kUniformDesc) asm volatile("" : "+l"(da[k]), "+l"(db[k]));
     }
     sm90::wgmma_fence();
 #pragma unroll

@@ -23,6 +23,16 @@ namespace sm90 {
 /* The 32-bit shared-state-space address of a pointer into shared memory. */
 MK_DEV uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
+/* A value every lane of the warp holds alike, read from lane 0 so that ptxas
+ * knows it warp-uniform.
+ * NOTE: ptxas builds wgmma descriptors in uniform registers (UIADD3 between
+ * back-to-back QGMMAs) only where it proves their inputs and the enclosing
+ * control flow warp-uniform. A role branch on threadIdx.x / 32, a warpgroup
+ * index from threadIdx.x / 128 or a loop exit on a value loaded from shared
+ * memory each count as divergent: descriptors then live in per-thread
+ * registers and every wgmma waits for 64-bit adds and R2UR moves. */
+MK_DEV uint32_t warp_uniform(uint32_t v) { return __shfl_sync(0xffffffffu, v, 0); }
+
 /* ---- named barriers (bar.sync id, count): count is a multiple of 32 ------------ */
 MK_DEV void named_barrier_sync(uint32_t id, uint32_t count) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");

@@ -112,7 +112,7 @@ def cost(kind: str, m: int, groups: int, n: int, k: int, c: Config, sms: int = S
     m_side = c.block_n if c.swap_ab else c.block_m
     smem = (c.block_m + c.block_n + max(m_side, 64) + mma_n) * 128.0 / 128.0
     hidden = 1200.0 / max(stages_for(c, k) - 1, 1)
-    tile = kb * max(math_kb, l2, smem, hidden) + 1500.0
+    tile = kb * (max(math_kb, l2, smem, hidden) + 0.1 * l2) + 1500.0  # MK__GEMM_L2_CONTENTION
     if c.cluster == 2:
         tile *= 1.05 * 1.25 if waves <= 1 else 1.05
     t_compute = waves * tile
@@ -134,8 +134,8 @@ def candidates(kind: str, n: int, k: int):
             if bm == 256 and bn > 128:
                 continue  # registers: two 128-row waves of accumulators plus one product
             for mc in ("", "a", "b"):
-                if mc == "b" and kind != "dense":
-                    continue  # two row blocks share B only when they share the expert
+                if mc == "b" and kind == "grouped_masked":
+                    continue  # masked clusters share A only (sched/sm90_gemm.cuh)
                 out.append(Config(bm, bn, False, mc))
     for bn in (64, 128):
         for bm in SWAP_BM:

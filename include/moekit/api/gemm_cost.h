@@ -14,7 +14,9 @@
  *       shared memory: the TMA writes plus the tensor cores' reads, 128
  *             bytes per row, at 128 bytes/clk;
  *       latency: a 1200-cycle load round trip spread over stages - 1;
- *     plus 1500 cycles per tile (pipeline fill, epilogue);
+ *     plus a tenth of the L2 term on top (contention: of two tiles with the
+ *     same bound, the one moving fewer bytes runs faster), plus 1500 cycles
+ *     per tile (pipeline fill, epilogue);
  *   - tiles run in waves of one per CTA (SM): compute = waves x tile, so
  *     the last wave's idle SMs are paid for; clusters of 2 pay 5% for
  *     lockstep (25% more when everything fits in one wave);
@@ -40,6 +42,12 @@
 #define MK__GEMM_LOAD_LATENCY 1200.0        /* a TMA load's round trip: hidden by stages - 1 k-blocks */
 #define MK__GEMM_CLUSTER_FACTOR 1.05        /* two CTAs in lockstep run at the slower one's pace */
 #define MK__GEMM_CLUSTER_ONE_WAVE 1.25      /* ... and gain little when every tile runs at once */
+/* NOTE: fitted to the H100 sweep of GEMM run 6 (docs/perf.md): 128 x 192
+ * tiles sharing B (mc2b) beat sharing A (mc2a) by 5-11% on contiguous
+ * (4096, 7168) and dense 4096 x 2112 x 7168, where both are math-bound and
+ * tied without it. Over 24 swept shapes the pick's loss against the best
+ * built configuration went from 2.3% to 1.2% (geometric mean). */
+#define MK__GEMM_L2_CONTENTION 0.1
 
 typedef struct mk__gemm_problem {
   int kind;            /* mk_gemm_kind */
@@ -95,7 +103,7 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
   double tile;
   if (per_kb < smem) per_kb = smem;
   if (per_kb < hidden) per_kb = hidden;
-  tile = (double)kb * per_kb + MK__GEMM_TILE_OVERHEAD;
+  tile = (double)kb * (per_kb + MK__GEMM_L2_CONTENTION * l2) + MK__GEMM_TILE_OVERHEAD;
   if (c->cluster == 2) tile *= waves <= 1 ? MK__GEMM_CLUSTER_FACTOR * MK__GEMM_CLUSTER_ONE_WAVE : MK__GEMM_CLUSTER_FACTOR;
   const double t_compute = (double)waves * tile;
   /* unique bytes from HBM: A and its scales, the weights of the groups used, D */

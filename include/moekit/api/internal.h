@@ -189,7 +189,7 @@ typedef struct mk__moe_ref_params {
 #define MK__GEMM_KIND_MASK 3u      /* mk_gemm_kind */
 #define MK__GEMM_SWAP_AB 4u        /* D^T = B A^T: weights fill the 64-row wgmma M */
 #define MK__GEMM_MCAST_A 8u        /* cluster of 2 along N, sharing (multicasting) the A tile */
-#define MK__GEMM_MCAST_B 16u       /* cluster of 2 along M, sharing the B tile (dense only) */
+#define MK__GEMM_MCAST_B 16u       /* cluster of 2 along M, sharing the B tile (dense, contiguous) */
 
 /* Strides in elements. Scale a_scales(g, m, kb) = sfa[g * sfa_group_stride +
  * m + kb * sfa_ld]; b_scales(g, nb, kb) = sfb[g * sfb_stride[0] + nb *

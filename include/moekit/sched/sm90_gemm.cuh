@@ -19,6 +19,12 @@
  *               rows. A row block takes the expert of its first row; a block
  *               whose first row is padding (or names an expert outside
  *               [0, groups)) is skipped without loading anything.
+ *               kClusterM = 2 (two row blocks share B): a pair whose blocks
+ *               name different experts loads B per CTA (kTileNoMcast); a
+ *               padding block next to a real one runs on its partner's
+ *               expert, unstored (kTileNoStore), so the pair stays in
+ *               lockstep and its B is still shared; two padding blocks are
+ *               skipped.
  *   masked      A[G, max_m, K]; group g has masked_m[g] valid rows (read on
  *               the device, so the call can be captured in a CUDA graph).
  *               Units are ordered group by group; row blocks past
@@ -41,8 +47,9 @@ namespace sched {
 
 enum { kGemmDense = 0, kGemmContiguous = 1, kGemmMasked = 2 };
 
-/* Tile flags. */
-enum { kTileDone = 1, kTileNoStore = 2 };
+/* Tile flags. kTileNoMcast: the cluster's two tiles use different B
+ * (contiguous, experts differ), so each CTA loads its own. */
+enum { kTileDone = 1, kTileNoStore = 2, kTileNoMcast = 4 };
 
 /* One output tile: row block (inside its group for masked), column block,
  * the expert whose B it multiplies, flags. 16 bytes, copied through smem. */
@@ -70,7 +77,7 @@ MK_DEV void raster_band(int32_t u, int32_t rows, int32_t cols, int32_t band, int
 template <int kKind, int kN, int BLOCK_M, int BLOCK_N, int kClusterM, int kClusterN>
 struct gemm_scheduler {
   static_assert(kClusterM * kClusterN <= 2, "clusters of 1 or 2 CTAs");
-  static_assert(kKind == kGemmDense || kClusterM == 1, "sharing B across row blocks needs one expert: dense only");
+  static_assert(kKind != kGemmMasked || kClusterM == 1, "masked: clusters share A (kClusterN) only");
   static constexpr int32_t kNumNBlocks = (kN + BLOCK_N - 1) / BLOCK_N;
   static constexpr int32_t kColUnits = (kNumNBlocks + kClusterN - 1) / kClusterN;
   static constexpr int32_t kBand = 16 / kClusterM;
@@ -127,9 +134,16 @@ struct gemm_scheduler {
     return false;
   }
 
+  /* Contiguous: the expert of row block mb, -1 for padding or past M. */
+  MK_DEV static int32_t expert_of(const mk__gemm_params &p, int32_t mb) {
+    if ((int64_t)mb * BLOCK_M >= p.m) return -1;
+    const int32_t g = __ldg(p.m_indices + (int64_t)mb * BLOCK_M);
+    return g < 0 || g >= p.groups ? -1 : g;
+  }
+
   /* The next tile of CTA `rank` of the cluster; false when the walk is over. */
   MK_DEV bool next(const mk__gemm_params &p, uint32_t rank, gemm_tile *t) {
-    int32_t r, c;
+    int32_t r, c, flags = 0;
     for (;;) {
       const int32_t u = unit;
       if (kKind == kGemmMasked) {
@@ -143,8 +157,19 @@ struct gemm_scheduler {
       raster_band(u, row_units, kColUnits, kBand, &r, &c);
       unit += stride;
       if (kKind == kGemmContiguous) {
-        const int32_t g = __ldg(p.m_indices + (int64_t)r * BLOCK_M);
-        if (g < 0 || g >= p.groups) continue; /* padding block: nothing to compute */
+        int32_t g = expert_of(p, r * kClusterM + (kClusterM == 2 ? (int32_t)rank : 0));
+        if (kClusterM == 2) {
+          const int32_t g2 = expert_of(p, r * 2 + (int32_t)(rank ^ 1u));
+          if (g < 0 && g2 < 0) continue; /* two padding blocks */
+          if (g < 0) {
+            g = g2;
+            flags = kTileNoStore;
+          } else if (g2 >= 0 && g2 != g) {
+            flags = kTileNoMcast;
+          }
+        } else if (g < 0) {
+          continue; /* padding block: nothing to compute */
+        }
         t->group = g;
       } else {
         t->group = 0;
@@ -156,7 +181,7 @@ struct gemm_scheduler {
     /* a cluster's second tile may fall outside D (odd block counts): it is
      * computed on zeros to keep the cluster in lockstep, but never stored */
     const bool outside = t->n_block >= kNumNBlocks || (kKind == kGemmDense && (int64_t)t->m_block * BLOCK_M >= p.m);
-    t->flags = outside ? kTileNoStore : 0;
+    t->flags = flags | (outside ? kTileNoStore : 0);
     return true;
   }
 };

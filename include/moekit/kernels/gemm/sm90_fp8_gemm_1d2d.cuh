@@ -168,16 +168,24 @@ struct sm90_fp8_gemm {
                       sfa_group_inner ? kb : a_grp);
   }
 
-  /* One k-block of B (weights) into stage `stage`. */
+  /* One k-block of B (weights) into stage `stage`. mcast: the cluster's
+   * two tiles share this B (kClusterM = 2): each CTA loads half for both;
+   * otherwise (kTileNoMcast) each loads both halves for itself. */
   MK_DEV static void load_b(const smem_t &s, const CUtensorMap *tmap_b, uint32_t stage, int kb, int32_t b_row,
-                            int32_t b_grp, uint32_t rank) {
+                            int32_t b_grp, uint32_t rank, bool mcast) {
     mbar *full = &s.full[stage];
     uint8_t *b = s.b + stage * cfg::kSmemB;
-    if (kClusterM == 2)
-      sm90::tma_load_3d_multicast(tmap_b, b + rank * (cfg::kSmemB / 2), full, kb * 128,
-                                  b_row + (int32_t)rank * (BLOCK_N / 2), b_grp, 0x3);
-    else
+    if (kClusterM == 2) {
+      if (mcast) {
+        sm90::tma_load_3d_multicast(tmap_b, b + rank * (cfg::kSmemB / 2), full, kb * 128,
+                                    b_row + (int32_t)rank * (BLOCK_N / 2), b_grp, 0x3);
+      } else {
+        sm90::tma_load_3d(tmap_b, b, full, kb * 128, b_row, b_grp);
+        sm90::tma_load_3d(tmap_b, b + cfg::kSmemB / 2, full, kb * 128, b_row + BLOCK_N / 2, b_grp);
+      }
+    } else {
       sm90::tma_load_3d(tmap_b, b, full, kb * 128, b_row, b_grp);
+    }
   }
 
   MK_DEV static void produce(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa,
@@ -196,6 +204,7 @@ struct sm90_fp8_gemm {
       const int32_t a_grp = kKind == sched::kGemmMasked ? tile.group : 0;
       const int32_t b_row = tile.n_block * BLOCK_N;
       const int32_t b_grp = kKind == sched::kGemmDense ? 0 : tile.group;
+      const bool mcast_b = !(tile.flags & sched::kTileNoMcast);
       int kb0 = 0;
       if (!waited) {
         /* NOTE: the first tile's weights stream in while the kernel before
@@ -205,7 +214,7 @@ struct sm90_fp8_gemm {
 #pragma unroll 1
         for (int kb = 0; kb < kPre; ++kb) {
           sm90::mbar_arrive_expect_tx(&s.full[kb], cfg::kStageTx);
-          load_b(s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank);
+          load_b(s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank, mcast_b);
         }
         mk_pdl_wait();
         waited = true;
@@ -221,7 +230,7 @@ struct sm90_fp8_gemm {
         sm90::mbar_wait(&s.empty[ps.stage], ps.phase ^ 1u);
         sm90::mbar_arrive_expect_tx(&s.full[ps.stage], cfg::kStageTx);
         load_a(s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
-        load_b(s, tmap_b, ps.stage, kb, b_row, b_grp, rank);
+        load_b(s, tmap_b, ps.stage, kb, b_row, b_grp, rank, mcast_b);
         sm90::pipe_advance(ps);
       }
     }

@@ -107,7 +107,11 @@ def cost(kind: str, m: int, groups: int, n: int, k: int, c: Config, sms: int = S
     math_kb = halves * (mma_wg + promote if wgs == 1 else max(wgs * mma_wg, mma_wg + promote))
     rows_loaded = float(c.block_m + c.block_n)
     if c.cluster == 2:
-        rows_loaded -= (c.block_m if c.mcast == "a" else c.block_n) / 2.0
+        share = 1.0
+        if kind == "grouped_contiguous" and c.mcast == "b":  # B shared inside one expert only
+            per = ceil_div(m_rows, c.block_m) / float(groups if groups > 0 else 1)
+            share = min(1.0, max(0.0, 2.0 * (per - 1.5)))
+        rows_loaded -= (c.block_m if c.mcast == "a" else c.block_n * share) / 2.0
     l2 = rows_loaded * 128.0 / 48.0
     m_side = c.block_n if c.swap_ab else c.block_m
     smem = (c.block_m + c.block_n + max(m_side, 64) + mma_n) * 128.0 / 128.0

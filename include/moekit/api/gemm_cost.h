@@ -9,7 +9,8 @@
  *             plus the promotion FMAs (N/2 per thread), overlapped across
  *             two warpgroups, serialized with one; 256-row tiles run two
  *             such 128-row halves one after the other;
- *       L2:   the rows of A and B loaded (a multicast operand counts half)
+ *       L2:   the rows of A and B loaded (a multicast operand counts half;
+ *             contiguous B only where experts span two blocks or more)
  *             x 128 bytes at 48 bytes/clk per SM;
  *       shared memory: the TMA writes plus the tensor cores' reads, 128
  *             bytes per row, at 128 bytes/clk;
@@ -91,7 +92,22 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
   const double math = halves * (wgs == 1 ? mma_wg + promote
                                          : (wgs * mma_wg > mma_wg + promote ? wgs * mma_wg : mma_wg + promote));
   double rows_loaded = (double)c->block_m + (double)c->block_n;
-  if (c->cluster == 2) rows_loaded -= (c->mcast_a ? c->block_m : c->block_n) / 2.0;
+  if (c->cluster == 2) {
+    /* contiguous pairs of row blocks share B only inside one expert: none
+     * up to 1.5 blocks of A rows per expert, all from 2 on (A's rows are
+     * usually the routing capacity, about half a block per expert more than
+     * the rows in use).
+     * NOTE: fitted to the layer's GEMMs on an H100 (docs/perf.md, layer run
+     * 5): at 1.2-1.5 blocks per expert (M = 1024) B-sharing pairs ran 3-9%
+     * slower than A-sharing ones, at 2-3 (M = 4096) up to 11% faster. */
+    double share = 1.0;
+    if (pb->kind == MK_GEMM_GROUPED_CONTIGUOUS && !c->mcast_a) {
+      const double per = (double)mk__ceil_div(m_rows, c->block_m) / (double)(pb->groups > 0 ? pb->groups : 1);
+      share = 2.0 * (per - 1.5);
+      share = share < 0.0 ? 0.0 : (share > 1.0 ? 1.0 : share);
+    }
+    rows_loaded -= (c->mcast_a ? c->block_m : c->block_n * share) / 2.0;
+  }
   const double l2 = rows_loaded * 128.0 / MK__GEMM_L2_BYTES_PER_CLK;
   /* shared memory: the TMA writes of both tiles plus the tensor cores' reads
    * (the wgmma M side at least 64 rows, and the N side) */

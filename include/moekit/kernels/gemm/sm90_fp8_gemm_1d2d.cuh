@@ -16,7 +16,7 @@
  *
  * Structure (one CTA per SM, persistent; clusters of 2 share an operand):
  *   warpgroup 0, 40 registers (setmaxnreg.dec):
- *     warp 0 lane 0   TMA producer: A, sa, B k-blocks into a kStages ring
+ *     warp 0          TMA producer (one elected lane issues): A, sa, B k-blocks into a kStages ring
  *     warp 1 lane 0   TMA store of finished D tiles, overlap signals
  *     warp 2          scheduler: next tile + that tile's B scales -> smem
  *   warpgroups 1..kMathWGs (setmaxnreg.inc): wgmma, promotion, epilogue.
@@ -151,7 +151,7 @@ struct sm90_fp8_gemm {
     }
   }
 
-  /* ---- warp 0 lane 0: TMA producer ---------------------------------------------------- */
+  /* ---- warp 0: TMA producer ---------------------------------------------------- */
   /* One k-block of A (and its scales) into stage `stage`. */
   MK_DEV static void load_a(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa, uint32_t stage,
                             int kb, int32_t a_row, int32_t a_grp, uint32_t rank, uint32_t sfa_group_inner) {
@@ -188,23 +188,35 @@ struct sm90_fp8_gemm {
     }
   }
 
+  /* NOTE: the whole warp walks the loop and one elected lane issues: with
+   * every operand warp-uniform (sm90::warp_uniform) the stage and tile
+   * arithmetic stays in uniform registers and the TMA instructions take them
+   * directly. Walked by lane 0 alone, each k-block paid R2UR moves and a
+   * waterfall loop per TMA: about 330 cycles per k-block, which paced the
+   * whole kernel at small tiles (an H100 trace, docs/perf.md). */
   MK_DEV static void produce(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa,
                              const CUtensorMap *tmap_b, uint32_t rank, uint32_t sfa_group_inner, int32_t pdl) {
     pipe ps = {0u, 0u};
+    const bool leader = sm90::elect_one();
     bool waited = !(pdl & MK__PDL_PREFETCH);
     if (waited) mk_pdl_wait();
     for (uint32_t t = 0;; ++t) {
       const uint32_t slot = t % cfg::kTileSlots;
       sm90::mbar_wait(&s.tile_coord[slot], (t / cfg::kTileSlots) & 1u);
       const sched::gemm_tile tile = s.tiles[slot];
-      sm90::mbar_arrive(&s.tile_empty[slot]);
-      if (tile.flags & sched::kTileDone) return;
+      const int32_t flags = (int32_t)sm90::warp_uniform((uint32_t)tile.flags);
+      __syncwarp();
+      if (leader) sm90::mbar_arrive(&s.tile_empty[slot]);
+      if (flags & sched::kTileDone) return;
+      const int32_t m_block = (int32_t)sm90::warp_uniform((uint32_t)tile.m_block);
+      const int32_t n_block = (int32_t)sm90::warp_uniform((uint32_t)tile.n_block);
+      const int32_t group = (int32_t)sm90::warp_uniform((uint32_t)tile.group);
       /* A: (k, row, group) with the group only for masked; B: (k, row, expert) */
-      const int32_t a_row = tile.m_block * BLOCK_M;
-      const int32_t a_grp = kKind == sched::kGemmMasked ? tile.group : 0;
-      const int32_t b_row = tile.n_block * BLOCK_N;
-      const int32_t b_grp = kKind == sched::kGemmDense ? 0 : tile.group;
-      const bool mcast_b = !(tile.flags & sched::kTileNoMcast);
+      const int32_t a_row = m_block * BLOCK_M;
+      const int32_t a_grp = kKind == sched::kGemmMasked ? group : 0;
+      const int32_t b_row = n_block * BLOCK_N;
+      const int32_t b_grp = kKind == sched::kGemmDense ? 0 : group;
+      const bool mcast_b = !(flags & sched::kTileNoMcast);
       int kb0 = 0;
       if (!waited) {
         /* NOTE: the first tile's weights stream in while the kernel before
@@ -213,14 +225,16 @@ struct sm90_fp8_gemm {
         constexpr int kPre = cfg::kNumKBlocks < kStages ? cfg::kNumKBlocks : kStages;
 #pragma unroll 1
         for (int kb = 0; kb < kPre; ++kb) {
-          sm90::mbar_arrive_expect_tx(&s.full[kb], cfg::kStageTx);
-          load_b(s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank, mcast_b);
+          if (leader) {
+            sm90::mbar_arrive_expect_tx(&s.full[kb], cfg::kStageTx);
+            load_b(s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank, mcast_b);
+          }
         }
         mk_pdl_wait();
         waited = true;
 #pragma unroll 1
         for (int kb = 0; kb < kPre; ++kb) {
-          load_a(s, tmap_a, tmap_sfa, (uint32_t)kb, kb, a_row, a_grp, rank, sfa_group_inner);
+          if (leader) load_a(s, tmap_a, tmap_sfa, (uint32_t)kb, kb, a_row, a_grp, rank, sfa_group_inner);
           sm90::pipe_advance(ps);
         }
         kb0 = kPre;
@@ -228,9 +242,12 @@ struct sm90_fp8_gemm {
 #pragma unroll 1
       for (int kb = kb0; kb < cfg::kNumKBlocks; ++kb) {
         sm90::mbar_wait(&s.empty[ps.stage], ps.phase ^ 1u);
-        sm90::mbar_arrive_expect_tx(&s.full[ps.stage], cfg::kStageTx);
-        load_a(s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
-        load_b(s, tmap_b, ps.stage, kb, b_row, b_grp, rank, mcast_b);
+        if (leader) {
+          sm90::mbar_arrive_expect_tx(&s.full[ps.stage], cfg::kStageTx);
+          load_a(s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
+          load_b(s, tmap_b, ps.stage, kb, b_row, b_grp, rank, mcast_b);
+        }
+        __syncwarp();
         sm90::pipe_advance(ps);
       }
     }
@@ -392,7 +409,7 @@ struct sm90_fp8_gemm {
     if (warp < 4) {
       sm90::setmaxnreg_dec<cfg::kProducerRegs>();
       if (warp == 0) {
-        if (lane == 0) produce(s, tmap_a, tmap_sfa, tmap_b, rank, sfa_group_inner, p.pdl);
+        produce(s, tmap_a, tmap_sfa, tmap_b, rank, sfa_group_inner, p.pdl);
       } else if (warp == 1) {
         if (lane == 0) store(s, tmap_d, p);
       } else if (warp == 2) {

@@ -33,6 +33,21 @@ MK_DEV uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_sha
  * registers and every wgmma waits for 64-bit adds and R2UR moves. */
 MK_DEV uint32_t warp_uniform(uint32_t v) { return __shfl_sync(0xffffffffu, v, 0); }
 
+/* One lane of the (converged) warp is elected: true there, false elsewhere.
+ * NOTE: ptxas knows elect.sync picks a single lane, so a TMA issued under
+ * it takes uniform operands without a waterfall loop around it. */
+MK_DEV bool elect_one(void) {
+  uint32_t pred;
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "elect.sync _|p, 0xffffffff;\n"
+      "selp.u32 %0, 1, 0, p;\n"
+      "}"
+      : "=r"(pred));
+  return pred != 0u;
+}
+
 /* ---- named barriers (bar.sync id, count): count is a multiple of 32 ------------ */
 MK_DEV void named_barrier_sync(uint32_t id, uint32_t count) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");

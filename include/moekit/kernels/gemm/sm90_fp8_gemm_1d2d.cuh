@@ -151,7 +151,7 @@ struct sm90_fp8_gemm {
     }
   }
 
-  /* ---- warp 0: TMA producer ---------------------------------------------------- */
+  /* ---- warp 0: TMA producer --------------------------------------------------------- */
   /* One k-block of A (and its scales) into stage `stage`. */
   MK_DEV static void load_a(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa, uint32_t stage,
                             int kb, int32_t a_row, int32_t a_grp, uint32_t rank, uint32_t sfa_group_inner) {

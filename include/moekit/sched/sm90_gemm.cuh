@@ -134,6 +134,11 @@ struct gemm_scheduler {
     return false;
   }
 
+  /* The row block of CTA `rank` in row unit r. */
+  MK_DEV static int32_t row_block(int32_t r, uint32_t rank) {
+    return r * kClusterM + (kClusterM == 2 ? (int32_t)rank : 0);
+  }
+
   /* Contiguous: the expert of row block mb, -1 for padding or past M. */
   MK_DEV static int32_t expert_of(const mk__gemm_params &p, int32_t mb) {
     if ((int64_t)mb * BLOCK_M >= p.m) return -1;
@@ -157,9 +162,9 @@ struct gemm_scheduler {
       raster_band(u, row_units, kColUnits, kBand, &r, &c);
       unit += stride;
       if (kKind == kGemmContiguous) {
-        int32_t g = expert_of(p, r * kClusterM + (kClusterM == 2 ? (int32_t)rank : 0));
+        int32_t g = expert_of(p, row_block(r, rank));
         if (kClusterM == 2) {
-          const int32_t g2 = expert_of(p, r * 2 + (int32_t)(rank ^ 1u));
+          const int32_t g2 = expert_of(p, row_block(r, rank ^ 1u));
           if (g < 0 && g2 < 0) continue; /* two padding blocks */
           if (g < 0) {
             g = g2;
@@ -176,7 +181,7 @@ struct gemm_scheduler {
       }
       break;
     }
-    t->m_block = r * kClusterM + (kClusterM == 2 ? (int32_t)rank : 0);
+    t->m_block = row_block(r, rank);
     t->n_block = c * kClusterN + (kClusterN == 2 ? (int32_t)rank : 0);
     /* a cluster's second tile may fall outside D (odd block counts): it is
      * computed on zeros to keep the cluster in lockstep, but never stored */

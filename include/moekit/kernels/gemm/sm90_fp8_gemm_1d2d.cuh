@@ -205,12 +205,11 @@ struct sm90_fp8_gemm {
       sm90::mbar_wait(&s.tile_coord[slot], (t / cfg::kTileSlots) & 1u);
       const sched::gemm_tile tile = s.tiles[slot];
       const int32_t flags = (int32_t)sm90::warp_uniform((uint32_t)tile.flags);
-      __syncwarp();
-      if (leader) sm90::mbar_arrive(&s.tile_empty[slot]);
-      if (flags & sched::kTileDone) return;
       const int32_t m_block = (int32_t)sm90::warp_uniform((uint32_t)tile.m_block);
       const int32_t n_block = (int32_t)sm90::warp_uniform((uint32_t)tile.n_block);
       const int32_t group = (int32_t)sm90::warp_uniform((uint32_t)tile.group);
+      if (leader) sm90::mbar_arrive(&s.tile_empty[slot]); /* every lane has read the record */
+      if (flags & sched::kTileDone) return;
       /* A: (k, row, group) with the group only for masked; B: (k, row, expert) */
       const int32_t a_row = m_block * BLOCK_M;
       const int32_t a_grp = kKind == sched::kGemmMasked ? group : 0;

@@ -10,7 +10,7 @@
  * The three kinds (mk_gemm_kind):
  *   dense       D[M, N] = A[M, K] B[N, K]^T, units over a grid of
  *               (row blocks) x (column units), rasterized in bands of
- *               kBand row units so the tiles running together share their
+ *               16 row blocks so the tiles running together share their
  *               A rows and B rows in L2:
  *                   band 0: (r0,c0) (r1,c0) .. (r15,c0) (r0,c1) (r1,c1) ..
  *   contiguous  A[M_sum, K] holds the experts' rows back to back, each
@@ -42,6 +42,11 @@
 #include "moekit/api/internal.h"
 #include "moekit/core/platform.h"
 
+/* Rasterization band height, in row blocks (a switch for measuring). */
+#ifndef MK_SM90_GEMM_BAND
+#define MK_SM90_GEMM_BAND 16
+#endif
+
 namespace mk {
 namespace sched {
 
@@ -62,7 +67,7 @@ struct gemm_tile {
 
 MK_DEV int32_t ceil_div_i32(int32_t a, int32_t b) { return (a + b - 1) / b; }
 
-/* Unit u of a grid of `rows` x `cols` units, walked band by band: kBand rows
+/* Unit u of a grid of `rows` x `cols` units, walked band by band: `band` rows
  * per band, the row index fastest inside a band. */
 MK_DEV void raster_band(int32_t u, int32_t rows, int32_t cols, int32_t band, int32_t *r, int32_t *c) {
   const int32_t per_band = band * cols;
@@ -80,7 +85,14 @@ struct gemm_scheduler {
   static_assert(kKind != kGemmMasked || kClusterM == 1, "masked: clusters share A (kClusterN) only");
   static constexpr int32_t kNumNBlocks = (kN + BLOCK_N - 1) / BLOCK_N;
   static constexpr int32_t kColUnits = (kNumNBlocks + kClusterN - 1) / kClusterN;
-  static constexpr int32_t kBand = 16 / kClusterM;
+  /* Row units per band: MK_SM90_GEMM_BAND row blocks.
+   * NOTE: 16 measured best on an H100 (docs/perf.md, GEMM run 8): 8, or the
+   * height that makes the tiles running at once a square patch of D, gained
+   * 2% on 256 x 128 tiles without a cluster but lost 1-4% on contiguous
+   * 128 x 192 tiles sharing B, and nothing on the configurations the cost
+   * model picks for the M = 4096 dense shapes. */
+  static constexpr int32_t kBand =
+      (MK_SM90_GEMM_BAND + kClusterM / 2) / kClusterM > 0 ? (MK_SM90_GEMM_BAND + kClusterM / 2) / kClusterM : 1;
 
   /* walk state */
   int32_t unit, stride;                 /* next unit of this cluster, number of clusters */

@@ -11,18 +11,21 @@
  *             such 128-row halves one after the other;
  *       L2:   the rows of A and B loaded (a multicast operand counts half;
  *             contiguous B only where experts span two blocks or more)
- *             x 128 bytes at 48 bytes/clk per SM;
+ *             x 128 bytes at 48 bytes/clk per SM (dense: 56);
  *       shared memory: the TMA writes plus the tensor cores' reads, 128
  *             bytes per row, at 128 bytes/clk;
  *       latency: a 1200-cycle load round trip spread over stages - 1;
- *     plus a tenth of the L2 term on top (contention: of two tiles with the
- *     same bound, the one moving fewer bytes runs faster), plus 1500 cycles
- *     per tile (pipeline fill, epilogue);
+ *     plus a tenth of the L2 term on top (dense: a fifth; contention: of two
+ *     tiles with the same bound, the one moving fewer bytes runs faster),
+ *     plus 1500 cycles per tile (pipeline fill, epilogue);
  *   - tiles run in waves of one per CTA (SM): compute = waves x tile, so
  *     the last wave's idle SMs are paid for; clusters of 2 pay 5% for
  *     lockstep (25% more when everything fits in one wave);
  *   - memory: the unique bytes (A, its scales, the weights of the groups in
- *     use, D) over min(1900 B/clk, 32 B/clk x active CTAs);
+ *     use, D) over min(1900 B/clk, 32 B/clk x active CTAs); dense calls
+ *     also pay the last wave's D tiles once more (their stores start when
+ *     the loads are over: one wave of large tiles leaves all of D exposed)
+ *     and 5% for clusters;
  *   - the estimate is the larger of compute and memory.
  * Only the ranking matters; the constants are H100 SXM figures.
  */
@@ -49,6 +52,21 @@
  * tied without it. Over 24 swept shapes the pick's loss against the best
  * built configuration went from 2.3% to 1.2% (geometric mean). */
 #define MK__GEMM_L2_CONTENTION 0.1
+/* Dense calls: refitted to the full sweep of GEMM run 8 (docs/perf.md, 28
+ * shapes, the pick's loss against the best built configuration 2.2% -> 0.3%
+ * geometric mean, worst 15% -> 5.4%): a faster L2, a stronger contention
+ * term, the exposed last-wave stores, and clusters paying 5% on the memory
+ * side (a pair waits for the slower CTA's loads, and where HBM sets the pace
+ * the L2 traffic it saves does not matter: 128 x 32768 x 512 ran 11.0 us
+ * with 64 x 128 tiles sharing B, 9.8 without).
+ * NOTE: grouped calls keep the fit above. The dense terms moved 120 of 198
+ * grouped picks over the layer's shapes, and the layer A/B of run 8 had
+ * them both ways: DeepSeek-V3 M = 512 -4.4%, Qwen3 M = 2048 -5.6%, but
+ * DeepSeek-V3 M = 4096 +3% and Qwen3 M = 512 +16% (masked path). They wait
+ * for a sweep of the layer's grouped shapes. */
+#define MK__GEMM_DENSE_L2_BYTES_PER_CLK 56.0
+#define MK__GEMM_DENSE_L2_CONTENTION 0.2
+#define MK__GEMM_PAIR_HBM 1.05
 
 typedef struct mk__gemm_problem {
   int kind;            /* mk_gemm_kind */
@@ -108,7 +126,8 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
     }
     rows_loaded -= (c->mcast_a ? c->block_m : c->block_n * share) / 2.0;
   }
-  const double l2 = rows_loaded * 128.0 / MK__GEMM_L2_BYTES_PER_CLK;
+  const int dense = pb->kind == MK_GEMM_DENSE;
+  const double l2 = rows_loaded * 128.0 / (dense ? MK__GEMM_DENSE_L2_BYTES_PER_CLK : MK__GEMM_L2_BYTES_PER_CLK);
   /* shared memory: the TMA writes of both tiles plus the tensor cores' reads
    * (the wgmma M side at least 64 rows, and the N side) */
   const double m_side = c->swap_ab ? c->block_n : c->block_m;
@@ -119,7 +138,8 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
   double tile;
   if (per_kb < smem) per_kb = smem;
   if (per_kb < hidden) per_kb = hidden;
-  tile = (double)kb * (per_kb + MK__GEMM_L2_CONTENTION * l2) + MK__GEMM_TILE_OVERHEAD;
+  tile = (double)kb * (per_kb + (dense ? MK__GEMM_DENSE_L2_CONTENTION : MK__GEMM_L2_CONTENTION) * l2) +
+         MK__GEMM_TILE_OVERHEAD;
   if (c->cluster == 2) tile *= waves <= 1 ? MK__GEMM_CLUSTER_FACTOR * MK__GEMM_CLUSTER_ONE_WAVE : MK__GEMM_CLUSTER_FACTOR;
   const double t_compute = (double)waves * tile;
   /* unique bytes from HBM: A and its scales, the weights of the groups used, D */
@@ -130,12 +150,16 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
     const int64_t used = mk__ceil_div(m_rows, c->block_m);
     b_groups = used < pb->groups ? used : pb->groups;
   }
-  const double bytes = (double)a_rows * (double)pb->k * (1.0 + 4.0 / 128.0) +
+  double bytes = (double)a_rows * (double)pb->k * (1.0 + 4.0 / 128.0) +
                        (double)b_groups * (double)pb->n * (double)pb->k + (double)a_rows * (double)pb->n * 2.0;
   const double hbm_rate = active * MK__GEMM_SM_HBM_BYTES_PER_CLK < MK__GEMM_HBM_BYTES_PER_CLK
                               ? active * MK__GEMM_SM_HBM_BYTES_PER_CLK
                               : MK__GEMM_HBM_BYTES_PER_CLK;
-  const double t_hbm = bytes / hbm_rate;
+  if (dense) { /* the last wave's D tiles, stored after every load */
+    const double last = (double)active * c->block_m * c->block_n * 2.0, d = (double)m_rows * (double)pb->n * 2.0;
+    bytes += last < d ? last : d;
+  }
+  const double t_hbm = bytes / hbm_rate * (dense && c->cluster == 2 ? MK__GEMM_PAIR_HBM : 1.0);
   *compute = t_compute;
   return t_compute > t_hbm ? t_compute : t_hbm;
 }

@@ -205,21 +205,27 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
   mk__gemm_problem pb;
   mk_status st;
   /* shape misses first: they never need a GPU */
-  for (i = 0; i < mk__registry_len; ++i) {
+  for (i = 0; i < mk__registry_len && !any; ++i) {
     const mk__entry *e = &mk__registry[i];
-    if (e->op != MK_OP_GEMM_FP8 || (int)(e->variant & MK__GEMM_KIND_MASK) != sh->kind) continue;
-    if (e->n == sh->n && e->k == sh->k) {
-      any = 1;
-    } else if (used + 24 < sizeof built) {
-      int seen = 0, j;
-      for (j = 0; j < i; ++j) /* list each (N, K) once */
-        if (mk__registry[j].op == e->op && (mk__registry[j].variant & MK__GEMM_KIND_MASK) == (e->variant & MK__GEMM_KIND_MASK) && mk__registry[j].n == e->n &&
-            mk__registry[j].k == e->k)
-          seen = 1;
-      if (!seen)
-        used += (size_t)snprintf(built + used, sizeof built - used, "%sN=%lld K=%lld", used ? ", " : "",
-                                 (long long)e->n, (long long)e->k);
-    }
+    any = e->op == MK_OP_GEMM_FP8 && (int)(e->variant & MK__GEMM_KIND_MASK) == sh->kind && e->n == sh->n &&
+          e->k == sh->k;
+  }
+  /* NOTE: the list of built shapes is only made for the error: it is
+   * quadratic in the registry, and made on every call it cost tens of
+   * microseconds of host time per call with ~200 instances (docs/perf.md,
+   * GEMM run 8) */
+  for (i = 0; i < mk__registry_len && !any; ++i) {
+    const mk__entry *e = &mk__registry[i];
+    int seen = 0, j;
+    if (e->op != MK_OP_GEMM_FP8 || (int)(e->variant & MK__GEMM_KIND_MASK) != sh->kind || used + 24 >= sizeof built)
+      continue;
+    for (j = 0; j < i; ++j) /* list each (N, K) once */
+      if (mk__registry[j].op == e->op && (mk__registry[j].variant & MK__GEMM_KIND_MASK) == (e->variant & MK__GEMM_KIND_MASK) &&
+          mk__registry[j].n == e->n && mk__registry[j].k == e->k)
+        seen = 1;
+    if (!seen)
+      used += (size_t)snprintf(built + used, sizeof built - used, "%sN=%lld K=%lld", used ? ", " : "", (long long)e->n,
+                               (long long)e->k);
   }
   if (!any)
     return mk__fail(MK_ERR_UNSUPPORTED, "%s: no %s GEMM instance in library '%s' for N=%lld K=%lld (built: %s)", fn,

@@ -151,7 +151,7 @@ static double mk__gemm_cost(const mk__gemm_problem *pb, const mk__gemm_config *c
     b_groups = used < pb->groups ? used : pb->groups;
   }
   double bytes = (double)a_rows * (double)pb->k * (1.0 + 4.0 / 128.0) +
-                       (double)b_groups * (double)pb->n * (double)pb->k + (double)a_rows * (double)pb->n * 2.0;
+                 (double)b_groups * (double)pb->n * (double)pb->k + (double)a_rows * (double)pb->n * 2.0;
   const double hbm_rate = active * MK__GEMM_SM_HBM_BYTES_PER_CLK < MK__GEMM_HBM_BYTES_PER_CLK
                               ? active * MK__GEMM_SM_HBM_BYTES_PER_CLK
                               : MK__GEMM_HBM_BYTES_PER_CLK;

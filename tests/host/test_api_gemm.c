@@ -197,6 +197,8 @@ static void test_gemm_kind(int kind, const char *kt) {
   b.a_scales.shape[b.a_scales.ndim - 1] = b.b_scales.shape[b.b_scales.ndim - 1] = 97;
   if (kind == MK_GEMM_GROUPED_MASKED) b.a_scales.strides[0] = GM * 97;
   expect(NAME("unsupported_k"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_UNSUPPORTED, "no ");
+  /* the message lists the (N, K) the library does have */
+  expect(NAME("unsupported_k_lists_built"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_UNSUPPORTED, "(built: N=");
   b = a; b.kernel = "gemm_no_such_kernel";
   expect(NAME("kernel_unknown"), mk_gemm_fp8(&b, NULL, 0, NULL), MK_ERR_UNSUPPORTED, "not in library");
   if (kind == MK_GEMM_GROUPED_MASKED) {

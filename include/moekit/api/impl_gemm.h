@@ -25,9 +25,17 @@ static mk__gemm_config mk__gemm_entry_config(const mk__entry *e) {
   return c;
 }
 
+/* Is entry e an FP8 GEMM of this kind / of this kind and (n, k)? */
+static int mk__gemm_entry_of_kind(const mk__entry *e, int kind) {
+  return e->op == MK_OP_GEMM_FP8 && (int)(e->variant & MK__GEMM_KIND_MASK) == kind;
+}
+static int mk__gemm_entry_is(const mk__entry *e, int kind, int64_t n, int64_t k) {
+  return mk__gemm_entry_of_kind(e, kind) && e->n == n && e->k == k;
+}
+
 /* Can entry e serve (kind, n, k) with this contiguous alignment? */
 static int mk__gemm_entry_serves(const mk__entry *e, int kind, int64_t n, int64_t k, int64_t align) {
-  if (e->op != MK_OP_GEMM_FP8 || (int)(e->variant & MK__GEMM_KIND_MASK) != kind || e->n != n || e->k != k) return 0;
+  if (!mk__gemm_entry_is(e, kind, n, k)) return 0;
   if (kind == MK_GEMM_GROUPED_CONTIGUOUS && align % e->block_m != 0) return 0;
   return 1;
 }
@@ -205,11 +213,7 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
   mk__gemm_problem pb;
   mk_status st;
   /* shape misses first: they never need a GPU */
-  for (i = 0; i < mk__registry_len && !any; ++i) {
-    const mk__entry *e = &mk__registry[i];
-    any = e->op == MK_OP_GEMM_FP8 && (int)(e->variant & MK__GEMM_KIND_MASK) == sh->kind && e->n == sh->n &&
-          e->k == sh->k;
-  }
+  for (i = 0; i < mk__registry_len && !any; ++i) any = mk__gemm_entry_is(&mk__registry[i], sh->kind, sh->n, sh->k);
   /* NOTE: the list of built shapes is only made for the error: it is
    * quadratic in the registry, and made on every call it cost tens of
    * microseconds of host time per call with ~200 instances (docs/perf.md,
@@ -217,12 +221,8 @@ static mk_status mk__gemm_select(const char *fn, const mk_gemm_fp8_args *a, cons
   for (i = 0; i < mk__registry_len && !any; ++i) {
     const mk__entry *e = &mk__registry[i];
     int seen = 0, j;
-    if (e->op != MK_OP_GEMM_FP8 || (int)(e->variant & MK__GEMM_KIND_MASK) != sh->kind || used + 24 >= sizeof built)
-      continue;
-    for (j = 0; j < i; ++j) /* list each (N, K) once */
-      if (mk__registry[j].op == e->op && (mk__registry[j].variant & MK__GEMM_KIND_MASK) == (e->variant & MK__GEMM_KIND_MASK) &&
-          mk__registry[j].n == e->n && mk__registry[j].k == e->k)
-        seen = 1;
+    if (!mk__gemm_entry_of_kind(e, sh->kind) || used + 24 >= sizeof built) continue;
+    for (j = 0; j < i && !seen; ++j) seen = mk__gemm_entry_is(&mk__registry[j], sh->kind, e->n, e->k); /* each (N, K) once */
     if (!seen)
       used += (size_t)snprintf(built + used, sizeof built - used, "%sN=%lld K=%lld", used ? ", " : "", (long long)e->n,
                                (long long)e->k);

@@ -91,8 +91,8 @@ struct gemm_scheduler {
    * 2% on 256 x 128 tiles without a cluster but lost 1-4% on contiguous
    * 128 x 192 tiles sharing B, and nothing on the configurations the cost
    * model picks for the M = 4096 dense shapes. */
-  static constexpr int32_t kBand =
-      (MK_SM90_GEMM_BAND + kClusterM / 2) / kClusterM > 0 ? (MK_SM90_GEMM_BAND + kClusterM / 2) / kClusterM : 1;
+  static_assert(MK_SM90_GEMM_BAND >= 1, "MK_SM90_GEMM_BAND: at least one row block");
+  static constexpr int32_t kBand = (MK_SM90_GEMM_BAND + kClusterM - 1) / kClusterM;
 
   /* walk state */
   int32_t unit, stride;                 /* next unit of this cluster, number of clusters */

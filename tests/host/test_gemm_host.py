@@ -1,5 +1,6 @@
 """Host-side pieces of the FP8 GEMMs: the WGMMA descriptor bits
-(tests/host/test_wgmma_desc.c), the generator's port of the C cost model
+(tests/host/test_wgmma_desc.c), the tile schedulers' walks
+(tests/host/test_gemm_sched.cc), the generator's port of the C cost model
 (gen/ops/gemm.py against include/moekit/api/impl_gemm.h through a small C
 shim), and the instances a manifest gets."""
 
@@ -11,6 +12,18 @@ def test_wgmma_descriptor(ctx):
     exe = ctx.mkdtemp("desc") / "test_wgmma_desc"
     ctx.run([ctx.tool("cc"), "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic",
              f"-I{ctx.srcdir}/include", ctx.srcdir / "tests/host/test_wgmma_desc.c", "-o", exe])
+    return ctx.run_ok_lines(exe)
+
+
+def test_gemm_scheduler_walks(ctx):
+    """The sm90 tile schedulers walked on the host (tests/host/test_gemm_sched.cc):
+    every tile of D exactly once, clusters on tiles that share an operand."""
+    import shutil
+    cxx = shutil.which("g++") or shutil.which("c++")
+    assert cxx, "no C++ compiler (g++) for the scheduler walk test: apt-get install g++"
+    exe = ctx.mkdtemp("sched") / "test_gemm_sched"
+    ctx.run([cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas",
+             f"-I{ctx.srcdir}/include", ctx.srcdir / "tests/host/test_gemm_sched.cc", "-o", exe])
     return ctx.run_ok_lines(exe)
 
 

@@ -9,10 +9,10 @@
  *
  * The three kinds (mk_gemm_kind):
  *   dense       D[M, N] = A[M, K] B[N, K]^T, units over a grid of
- *               (row blocks) x (column units), rasterized in bands of
- *               16 row blocks so the tiles running together share their
- *               A rows and B rows in L2:
- *                   band 0: (r0,c0) (r1,c0) .. (r15,c0) (r0,c1) (r1,c1) ..
+ *               (row units) x (column units), rasterized in bands so the
+ *               tiles running together share their A rows and B rows in
+ *               L2 (MK_SM90_GEMM_RASTER below), e.g. bands of 8 row units:
+ *                   band 0: (r0,c0) (r1,c0) .. (r7,c0) (r0,c1) (r1,c1) ..
  *   contiguous  A[M_sum, K] holds the experts' rows back to back, each
  *               expert's segment starting at a multiple of block_m;
  *               m_indices[row] is the row's expert, negative (-1) on padding
@@ -79,24 +79,44 @@ MK_DEV void raster_band(int32_t u, int32_t rows, int32_t cols, int32_t band, int
   *c = local / height;
 }
 
+/* The same walk with the roles swapped: `band` columns per band, the column
+ * index fastest inside a band. */
+MK_DEV void raster_band_cols(int32_t u, int32_t rows, int32_t cols, int32_t band, int32_t *r, int32_t *c) {
+  raster_band(u, cols, rows, band, c, r);
+}
+
+/* Dense raster: 1 (default) = bands of 8 or 16 blocks, whichever makes the
+ * tiles of one wave span the fewest rows + columns of D, laid across the
+ * shared operand: clusters sharing A walk bands of columns (column fastest),
+ * the others bands of rows (row fastest); 0 = bands of MK_SM90_GEMM_BAND row
+ * units for every kind (a switch for measuring).
+ * NOTE: measured on an H100 (docs/perf.md, GEMM run 9): 256 x 128 tiles
+ * without a cluster 1.7-2% faster (8-row bands), the rest unchanged. The
+ * grouped kinds keep MK_SM90_GEMM_BAND: contiguous 128 x 192 tiles lost 1-4%
+ * with 8-row bands (run 8). */
+#ifndef MK_SM90_GEMM_RASTER
+#define MK_SM90_GEMM_RASTER 1
+#endif
+
 template <int kKind, int kN, int BLOCK_M, int BLOCK_N, int kClusterM, int kClusterN>
 struct gemm_scheduler {
   static_assert(kClusterM * kClusterN <= 2, "clusters of 1 or 2 CTAs");
   static_assert(kKind != kGemmMasked || kClusterM == 1, "masked: clusters share A (kClusterN) only");
   static constexpr int32_t kNumNBlocks = (kN + BLOCK_N - 1) / BLOCK_N;
   static constexpr int32_t kColUnits = (kNumNBlocks + kClusterN - 1) / kClusterN;
-  /* Row units per band: MK_SM90_GEMM_BAND row blocks.
-   * NOTE: 16 measured best on an H100 (docs/perf.md, GEMM run 8): 8, or the
-   * height that makes the tiles running at once a square patch of D, gained
-   * 2% on 256 x 128 tiles without a cluster but lost 1-4% on contiguous
-   * 128 x 192 tiles sharing B, and nothing on the configurations the cost
-   * model picks for the M = 4096 dense shapes. */
+  /* Row units per band of the grouped kinds (and of dense with
+   * MK_SM90_GEMM_RASTER 0): MK_SM90_GEMM_BAND row blocks.
+   * NOTE: 16 measured best for contiguous 128 x 192 tiles sharing B on an
+   * H100 (docs/perf.md, GEMM run 8): 8, or the height that makes the tiles
+   * running at once a square patch of D, lost 1-4% there. */
   static_assert(MK_SM90_GEMM_BAND >= 1, "MK_SM90_GEMM_BAND: at least one row block");
   static constexpr int32_t kBand = (MK_SM90_GEMM_BAND + kClusterM - 1) / kClusterM;
 
   /* walk state */
   int32_t unit, stride;                 /* next unit of this cluster, number of clusters */
   int32_t row_units;                    /* dense/contiguous: row units of the grid */
+  int32_t band;                         /* dense: band height (or width, col_bands) in units */
+  bool col_bands;                       /* dense: bands of column units, column fastest */
   int32_t group, group_first, group_units, group_rows; /* masked: current group */
 
   MK_DEV void init(const mk__gemm_params &p, int32_t cluster_id, int32_t num_clusters) {
@@ -104,6 +124,17 @@ struct gemm_scheduler {
     stride = num_clusters;
     const int32_t m_blocks = (int32_t)((p.m + BLOCK_M - 1) / BLOCK_M);
     row_units = (m_blocks + kClusterM - 1) / kClusterM;
+    band = kBand;
+    col_bands = false;
+    if (MK_SM90_GEMM_RASTER == 1 && kKind == kGemmDense) {
+      /* a wave of `sms` tiles in bands of g blocks of dimension X spans g
+       * blocks of X and ceil(sms / g) of the other: the smaller extent wins */
+      const int32_t sms = num_clusters * kClusterM * kClusterN;
+      col_bands = kClusterN == 2;
+      const int32_t bx = col_bands ? BLOCK_N : BLOCK_M, by = col_bands ? BLOCK_M : BLOCK_N;
+      const int32_t g = 8 * bx + ceil_div_i32(sms, 8) * by <= 16 * bx + ceil_div_i32(sms, 16) * by ? 8 : 16;
+      band = g / (col_bands ? kClusterN : kClusterM);
+    }
     group = -1;
     group_first = 0;
     group_units = 0;
@@ -171,7 +202,8 @@ struct gemm_scheduler {
         break;
       }
       if (u >= row_units * kColUnits) return false;
-      raster_band(u, row_units, kColUnits, kBand, &r, &c);
+      if (col_bands) raster_band_cols(u, row_units, kColUnits, band, &r, &c);
+      else raster_band(u, row_units, kColUnits, band, &r, &c);
       unit += stride;
       if (kKind == kGemmContiguous) {
         int32_t g = expert_of(p, row_block(r, rank));

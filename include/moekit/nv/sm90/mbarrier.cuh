@@ -42,6 +42,15 @@ MK_DEV void mbar_arrive_expect_tx(mbarrier_t *bar, uint32_t bytes) {
                : "memory");
 }
 
+/* The same arrival made only where `issue` holds, without a branch. */
+MK_DEV void mbar_arrive_expect_tx_if(bool issue, mbarrier_t *bar, uint32_t bytes) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\n@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n}" ::"r"(
+          smem_u32(bar)),
+      "r"(bytes), "r"((uint32_t)issue)
+      : "memory");
+}
+
 /* One arrival on the barrier at the same shared-memory offset in CTA
  * `cta_rank` of this cluster (`cta_rank` may be this CTA's own rank).
  * NOTE: default semantics (release at CTA scope), as CUTLASS's cluster

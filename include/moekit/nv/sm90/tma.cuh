@@ -78,6 +78,29 @@ MK_DEV void tma_load_3d_multicast(const CUtensorMap *map, void *dst, mbarrier_t 
       : "memory");
 }
 
+/* The same loads issued only where `issue` holds, without a branch: a whole
+ * warp walks the producer loop and one lane's predicate is true, so the warp
+ * never diverges around the TMA instructions. */
+MK_DEV void tma_load_3d_if(bool issue, const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0, int32_t c1,
+                           int32_t c2) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %6, 0;\n"
+      "@p cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], "
+      "[%2];\n}" ::"r"(smem_u32(dst)),
+      "l"(tmap_ptr(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2), "r"((uint32_t)issue)
+      : "memory");
+}
+
+MK_DEV void tma_load_3d_multicast_if(bool issue, const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0,
+                                     int32_t c1, int32_t c2, uint16_t cta_mask) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %7, 0;\n"
+      "@p cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
+      "[%1, {%3, %4, %5}], [%2], %6;\n}" ::"r"(smem_u32(dst)),
+      "l"(tmap_ptr(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2), "h"(cta_mask), "r"((uint32_t)issue)
+      : "memory");
+}
+
 /* ---- stores ------------------------------------------------------------------------ */
 MK_DEV void tma_store_2d(const CUtensorMap *map, const void *src, int32_t c0, int32_t c1) {
   asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%0, {%2, %3}], [%1];" ::"l"(

@@ -15,8 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <set>
+#include <map>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 /* ---- one-lane stand-ins for the device intrinsics the header names ------------------ */
@@ -65,7 +66,7 @@ static void dense_case(int m, int sms) {
   std::vector<int> seen((size_t)mb * nb, 0);
   const char *why = "";
   /* per (cluster, step): the tiles of the cluster's CTAs must share A (CN = 2) or B (CM = 2) */
-  std::vector<std::vector<gemm_tile>> steps;
+  std::map<std::pair<int, int>, std::vector<gemm_tile>> steps;
   int last_c = -1, last_rank = -1, step = 0;
   for (auto &e : walk<mk::sched::kGemmDense, kN, BM, BN, CM, CN>(p, sms)) {
     const int c = std::get<0>(e), rank = std::get<1>(e);
@@ -73,17 +74,15 @@ static void dense_case(int m, int sms) {
     step = (c == last_c && rank == last_rank) ? step + 1 : 0;
     last_c = c;
     last_rank = rank;
-    const size_t key = (size_t)c * 4096 + (size_t)step;
-    if (steps.size() <= key) steps.resize(key + 1);
-    steps[key].push_back(t);
+    steps[std::make_pair(c, step)].push_back(t);
     const bool outside = t.m_block >= mb || t.n_block >= nb;
     if (outside != ((t.flags & mk::sched::kTileNoStore) != 0)) why = "a tile's no-store flag disagrees with its place";
     else if (!outside) ++seen[(size_t)t.m_block * nb + t.n_block];
   }
   for (int v : seen)
     if (v != 1) why = v == 0 ? "a tile of D is never computed" : "a tile of D is computed twice";
-  for (auto &s : steps) {
-    if (s.empty()) continue;
+  for (auto &kv : steps) {
+    const std::vector<gemm_tile> &s = kv.second;
     if ((int)s.size() != CM * CN) why = "the CTAs of a cluster walked different numbers of tiles";
     else if (CN == 2 && (s[0].m_block != s[1].m_block || s[1].n_block != s[0].n_block + 1))
       why = "a cluster sharing A is not on one row block and two adjacent column blocks";

@@ -13,7 +13,10 @@ For the instance library in --builddir (every GEMM it holds):
   3. the signals: a counter equals the threshold on computed row blocks, 0
      elsewhere;
   4. the layout contract with mk_quant_fp8 (its scales feed the GEMM as they
-     are), where the library has the quantization instance for K.
+     are), where the library has the quantization instance for K;
+  5. CUDA graphs: a masked call captured once and replayed after masked_m
+     was rewritten on the device (zeros, full, mixed), for every masked
+     (N, K).
 Reference: the FP8 operands dequantized with their scales, multiplied in
 fp32 (TF32 off). Inputs are fresh random values with per-row and per-block
 magnitudes spread over 2^-4 .. 2^4, so a misplaced scale shows. Outputs are
@@ -276,6 +279,50 @@ def run_masked(ck, n, k, max_m, masked, kernel=None, expected_m=0, flat_scales=F
     return f"diff={diff:.1e} [{info.kernel.decode()}]"
 
 
+def run_masked_graph(ck, lib, n, k, max_m, layouts):
+    """The masked GEMM captured once in a CUDA graph, then replayed after masked_m was rewritten in
+    place (as routing does between decode steps): every replay must match the reference for the
+    counts it finds on the device, and leave the rows past them unwritten."""
+    g = len(layouts[0])
+    x = spread((g, max_m, k), (g, max_m, 1))
+    qa, sa = quant_rows(x)
+    kb = k // 128
+    ld = (max_m + 3) // 4 * 4
+    buf = torch.zeros(g, kb, ld, device=DEV)
+    buf[:, :, :max_m] = sa.transpose(1, 2)
+    sfa = mk.tensor(buf, shape=[g, max_m, kb], strides=[kb * ld, 1, ld])
+    qb, sb = quant_blocks(spread((g, n, k), (g, n, 1)))
+    d = torch.full((g, max_m, n), float("nan"), device=DEV, dtype=torch.bfloat16)
+    mm = torch.tensor(layouts[0], dtype=torch.int32, device=DEV)
+    args = lib.args("mk_gemm_fp8_args", kind=mk.GEMM_GROUPED_MASKED, a=mk.tensor(qa), a_scales=sfa, b=mk.tensor(qb),
+                    b_scales=mk.tensor(sb), d=mk.tensor(d), masked_m=mk.tensor(mm), expected_m=max(1, max_m // 4))
+    info = lib.query("mk_gemm_fp8_query", args, "mk_gemm_fp8_info")
+    lib.call("mk_gemm_fp8", args, stream=torch.cuda.current_stream().cuda_stream)  # warm-up, as a server does
+    torch.cuda.synchronize()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=s):
+        lib.call("mk_gemm_fp8", args, stream=s.cuda_stream)
+    torch.cuda.synchronize()
+    ref = torch.bmm(deq_rows(qa, sa), deq_blocks(qb, sb).transpose(1, 2))
+    bm = info.block_m
+    diffs = []
+    for layout in layouts:
+        mm.copy_(torch.tensor(layout, dtype=torch.int32))
+        d.fill_(float("nan"))
+        graph.replay()
+        torch.cuda.synchronize()
+        for e, c in enumerate(layout):
+            check_untouched(d[e, min(max_m, (c + bm - 1) // bm * bm):], f"replay masked_m={layout}: group {e} rows past "
+                            f"its last row block")
+        if sum(layout):
+            diffs.append(check_close(torch.cat([d[e, :c] for e, c in enumerate(layout)]),
+                                     torch.cat([ref[e, :c] for e, c in enumerate(layout)]),
+                                     f"replay masked_m={layout}"))
+    return f"max diff={max(diffs):.1e} over {len(layouts)} replays [{info.kernel.decode()}]"
+
+
 def run_quant_contract(ck, lib, n, k, m):
     """mk_quant_fp8 -> mk_gemm_fp8 with the scales exactly as quantization wrote them."""
     x = spread((m, k), (m, 1)).bfloat16()
@@ -373,6 +420,13 @@ def main():
                 if want(f"auto masked N={n} K={k} max_m={max_m}"):
                     ck.case(f"auto masked N={n} K={k} groups={g} max_m={max_m} expected_m={exp}",
                             lambda mm=masked, mx=max_m, ex=exp: run_masked(ck, n, k, mx, mm, expected_m=ex))
+
+    # 5. a masked call captured in a CUDA graph, replayed after masked_m changed on the device
+    for kind, n, k in shapes:
+        if kind == "grouped_masked" and want(f"graph masked N={n} K={k}"):
+            layouts = [[3, 0, 16, 1], [16, 16, 0, 0], [0, 0, 0, 0], [1, 9, 2, 16]]
+            ck.case(f"graph masked N={n} K={k} max_m=16 (replays: masked_m {layouts})",
+                    lambda n=n, k=k, ls=layouts: run_masked_graph(ck, lib, n, k, 16, ls))
 
     # 4. quantization -> GEMM, scales as written
     quant_ks = {e["k"] for e in lib.registry() if e["op"] == 1 and e["variant"] == 0}

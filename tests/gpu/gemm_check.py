@@ -29,7 +29,6 @@ deepseek-v3 library.
 """
 
 import argparse
-import ctypes
 import os
 import sys
 import threading
@@ -240,10 +239,11 @@ def run_contiguous(ck, n, k, counts, align=128, kernel=None, num_sms=0):
     return f"diff={diff:.1e} M={m} [{info.kernel.decode()}]"
 
 
-def run_masked(ck, n, k, max_m, masked, kernel=None, expected_m=0, flat_scales=False, num_sms=0):
-    g = len(masked)
-    x = spread((g, max_m, k), (g, max_m, 1))
-    qa, sa = quant_rows(x)                               # sa [g, max_m, kb]
+def masked_operands(g, max_m, n, k, flat_scales=False):
+    """Fresh masked-GEMM operands: A [g, max_m, k] with its scales sa [g, max_m, kb] in an MN-major
+    buffer (per group, or of the flattened g * max_m rows), B [g, n, k] with its block scales, D
+    poisoned with NaN. Returns qa, sa, the scale buffer, its mk tensor, qb, sb, d."""
+    qa, sa = quant_rows(spread((g, max_m, k), (g, max_m, 1)))
     kb = k // 128
     if flat_scales:                                      # the scales of the flattened [g * max_m] rows
         ld = (g * max_m + 3) // 4 * 4
@@ -257,6 +257,12 @@ def run_masked(ck, n, k, max_m, masked, kernel=None, expected_m=0, flat_scales=F
         sfa = mk.tensor(buf, shape=[g, max_m, kb], strides=[kb * ld, 1, ld])
     qb, sb = quant_blocks(spread((g, n, k), (g, n, 1)))
     d = torch.full((g, max_m, n), float("nan"), device=DEV, dtype=torch.bfloat16)
+    return qa, sa, buf, sfa, qb, sb, d
+
+
+def run_masked(ck, n, k, max_m, masked, kernel=None, expected_m=0, flat_scales=False, num_sms=0):
+    g = len(masked)
+    qa, sa, buf, sfa, qb, sb, d = masked_operands(g, max_m, n, k, flat_scales)
     mm = torch.tensor(masked, dtype=torch.int32, device=DEV)
     sig = torch.zeros(g * max_m + 64, dtype=torch.int32, device=DEV)
     info = ck.run(mk.GEMM_GROUPED_MASKED, mk.tensor(qa), sfa, mk.tensor(qb), mk.tensor(sb), mk.tensor(d),
@@ -284,15 +290,7 @@ def run_masked_graph(ck, lib, n, k, max_m, layouts):
     place (as routing does between decode steps): every replay must match the reference for the
     counts it finds on the device, and leave the rows past them unwritten."""
     g = len(layouts[0])
-    x = spread((g, max_m, k), (g, max_m, 1))
-    qa, sa = quant_rows(x)
-    kb = k // 128
-    ld = (max_m + 3) // 4 * 4
-    buf = torch.zeros(g, kb, ld, device=DEV)
-    buf[:, :, :max_m] = sa.transpose(1, 2)
-    sfa = mk.tensor(buf, shape=[g, max_m, kb], strides=[kb * ld, 1, ld])
-    qb, sb = quant_blocks(spread((g, n, k), (g, n, 1)))
-    d = torch.full((g, max_m, n), float("nan"), device=DEV, dtype=torch.bfloat16)
+    qa, sa, buf, sfa, qb, sb, d = masked_operands(g, max_m, n, k)
     mm = torch.tensor(layouts[0], dtype=torch.int32, device=DEV)
     args = lib.args("mk_gemm_fp8_args", kind=mk.GEMM_GROUPED_MASKED, a=mk.tensor(qa), a_scales=sfa, b=mk.tensor(qb),
                     b_scales=mk.tensor(sb), d=mk.tensor(d), masked_m=mk.tensor(mm), expected_m=max(1, max_m // 4))

@@ -13,7 +13,6 @@
  * (tests/gpu/gemm_check.py). Prints "ok NAME" or "not ok NAME: WHY" per case. */
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <map>
 #include <tuple>

@@ -115,7 +115,7 @@ struct gemm_scheduler {
   /* walk state */
   int32_t unit, stride;                 /* next unit of this cluster, number of clusters */
   int32_t row_units;                    /* dense/contiguous: row units of the grid */
-  int32_t band;                         /* dense: band height (or width, col_bands) in units */
+  int32_t band;                         /* band height (width with col_bands) in units */
   bool col_bands;                       /* dense: bands of column units, column fastest */
   int32_t group, group_first, group_units, group_rows; /* masked: current group */
 
@@ -196,7 +196,7 @@ struct gemm_scheduler {
       const int32_t u = unit;
       if (kKind == kGemmMasked) {
         if (u >= group_first + group_units && !advance_group(p, u)) return false;
-        raster_band(u - group_first, group_rows, kColUnits, kBand, &r, &c);
+        raster_band(u - group_first, group_rows, kColUnits, band, &r, &c);
         unit += stride;
         t->group = group;
         break;

@@ -55,17 +55,9 @@
 #include "moekit/sched/sm90_gemm.cuh"
 #include "moekit/signal/overlap.cuh"
 
-/* The producer's k-loop: whether its elected lane issues through predicated
- * instructions (1, default) or a branch around them (0), and its unroll
- * factor (switches for measuring).
- * NOTE: predicated, the loop is 38 instructions per k-block instead of 49
- * (no BSSY / BSYNC reconvergence around the issue) and the one-wave small-M
- * GEMMs run 7-11% faster on an H100 (docs/perf.md, GEMM run 9: 64 / 128 x
- * 2112 x 7168 10.4 / 10.8 -> 9.3-9.6 / 9.6-9.8 us); unrolling by 2 gained
- * half of that alone and nothing on top. */
-#ifndef MK_SM90_GEMM_PRODUCER_PRED
-#define MK_SM90_GEMM_PRODUCER_PRED 1
-#endif
+/* Unroll factor of the producer's k-loop (a switch for measuring).
+ * NOTE: unrolling by 2 gained half of what predicating the issue did (GEMM
+ * run 9, docs/perf.md) and nothing on top of it. */
 #ifndef MK_SM90_GEMM_PRODUCER_UNROLL
 #define MK_SM90_GEMM_PRODUCER_UNROLL 1
 #endif
@@ -212,7 +204,9 @@ struct sm90_fp8_gemm {
    * whole kernel at small tiles (an H100 trace, docs/perf.md). The elected
    * lane's predicate goes on the instructions themselves (the *_if
    * wrappers), so the warp never splits around them; the TMA loads are
-   * uniform-datapath instructions that the warp issues once. */
+   * uniform-datapath instructions that the warp issues once. Against a
+   * branch around them: 38 instead of 49 instructions per k-block, and 64 /
+   * 128 x 2112 x 7168 7-11% faster on an H100 (GEMM run 9). */
   MK_DEV static void produce(const smem_t &s, const CUtensorMap *tmap_a, const CUtensorMap *tmap_sfa,
                              const CUtensorMap *tmap_b, uint32_t rank, uint32_t sfa_group_inner, int32_t pdl) {
     pipe ps = {0u, 0u};
@@ -245,16 +239,14 @@ struct sm90_fp8_gemm {
         constexpr int kPre = cfg::kNumKBlocks < kStages ? cfg::kNumKBlocks : kStages;
 #pragma unroll 1
         for (int kb = 0; kb < kPre; ++kb) {
-          if (leader) {
-            sm90::mbar_arrive_expect_tx(&s.full[kb], cfg::kStageTx);
-            load_b(true, s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank, mcast_b);
-          }
+          sm90::mbar_arrive_expect_tx_if(leader, &s.full[kb], cfg::kStageTx);
+          load_b(leader, s, tmap_b, (uint32_t)kb, kb, b_row, b_grp, rank, mcast_b);
         }
         mk_pdl_wait();
         waited = true;
 #pragma unroll 1
         for (int kb = 0; kb < kPre; ++kb) {
-          if (leader) load_a(true, s, tmap_a, tmap_sfa, (uint32_t)kb, kb, a_row, a_grp, rank, sfa_group_inner);
+          load_a(leader, s, tmap_a, tmap_sfa, (uint32_t)kb, kb, a_row, a_grp, rank, sfa_group_inner);
           sm90::pipe_advance(ps);
         }
         kb0 = kPre;
@@ -262,18 +254,9 @@ struct sm90_fp8_gemm {
       MK__UNROLL_N(MK_SM90_GEMM_PRODUCER_UNROLL)
       for (int kb = kb0; kb < cfg::kNumKBlocks; ++kb) {
         sm90::mbar_wait(&s.empty[ps.stage], ps.phase ^ 1u);
-        if (MK_SM90_GEMM_PRODUCER_PRED) {
-          sm90::mbar_arrive_expect_tx_if(leader, &s.full[ps.stage], cfg::kStageTx);
-          load_a(leader, s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
-          load_b(leader, s, tmap_b, ps.stage, kb, b_row, b_grp, rank, mcast_b);
-        } else {
-          if (leader) {
-            sm90::mbar_arrive_expect_tx(&s.full[ps.stage], cfg::kStageTx);
-            load_a(true, s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
-            load_b(true, s, tmap_b, ps.stage, kb, b_row, b_grp, rank, mcast_b);
-          }
-          __syncwarp();
-        }
+        sm90::mbar_arrive_expect_tx_if(leader, &s.full[ps.stage], cfg::kStageTx);
+        load_a(leader, s, tmap_a, tmap_sfa, ps.stage, kb, a_row, a_grp, rank, sfa_group_inner);
+        load_b(leader, s, tmap_b, ps.stage, kb, b_row, b_grp, rank, mcast_b);
         sm90::pipe_advance(ps);
       }
     }

@@ -36,13 +36,8 @@ MK_DEV void mbar_arrive(mbarrier_t *bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_u32(bar)) : "memory");
 }
 
-/* One arrival that also announces `bytes` of transactions (TMA) for this phase. */
-MK_DEV void mbar_arrive_expect_tx(mbarrier_t *bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_u32(bar)), "r"(bytes)
-               : "memory");
-}
-
-/* The same arrival made only where `issue` holds, without a branch. */
+/* One arrival that also announces `bytes` of transactions (TMA) for this
+ * phase, made only where `issue` holds, without a branch. */
 MK_DEV void mbar_arrive_expect_tx_if(bool issue, mbarrier_t *bar, uint32_t bytes) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\n@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n}" ::"r"(
@@ -50,6 +45,8 @@ MK_DEV void mbar_arrive_expect_tx_if(bool issue, mbarrier_t *bar, uint32_t bytes
       "r"(bytes), "r"((uint32_t)issue)
       : "memory");
 }
+
+MK_DEV void mbar_arrive_expect_tx(mbarrier_t *bar, uint32_t bytes) { mbar_arrive_expect_tx_if(true, bar, bytes); }
 
 /* One arrival on the barrier at the same shared-memory offset in CTA
  * `cta_rank` of this cluster (`cta_rank` may be this CTA's own rank).

@@ -52,29 +52,12 @@ MK_DEV void tma_load_2d(const CUtensorMap *map, void *dst, mbarrier_t *bar, int3
       : "memory");
 }
 
-MK_DEV void tma_load_3d(const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0, int32_t c1, int32_t c2) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], "
-      "[%2];" ::"r"(smem_u32(dst)),
-      "l"(tmap_ptr(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2)
-      : "memory");
-}
-
 MK_DEV void tma_load_2d_multicast(const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0, int32_t c1,
                                   uint16_t cta_mask) {
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
       "[%1, {%3, %4}], [%2], %5;" ::"r"(smem_u32(dst)),
       "l"(tmap_ptr(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "h"(cta_mask)
-      : "memory");
-}
-
-MK_DEV void tma_load_3d_multicast(const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0, int32_t c1,
-                                  int32_t c2, uint16_t cta_mask) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
-      "[%1, {%3, %4, %5}], [%2], %6;" ::"r"(smem_u32(dst)),
-      "l"(tmap_ptr(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2), "h"(cta_mask)
       : "memory");
 }
 
@@ -99,6 +82,15 @@ MK_DEV void tma_load_3d_multicast_if(bool issue, const CUtensorMap *map, void *d
       "[%1, {%3, %4, %5}], [%2], %6;\n}" ::"r"(smem_u32(dst)),
       "l"(tmap_ptr(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2), "h"(cta_mask), "r"((uint32_t)issue)
       : "memory");
+}
+
+MK_DEV void tma_load_3d(const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0, int32_t c1, int32_t c2) {
+  tma_load_3d_if(true, map, dst, bar, c0, c1, c2);
+}
+
+MK_DEV void tma_load_3d_multicast(const CUtensorMap *map, void *dst, mbarrier_t *bar, int32_t c0, int32_t c1,
+                                  int32_t c2, uint16_t cta_mask) {
+  tma_load_3d_multicast_if(true, map, dst, bar, c0, c1, c2, cta_mask);
 }
 
 /* ---- stores ------------------------------------------------------------------------ */

@@ -45,7 +45,9 @@ struct sm90_fp8_cfg {
    * BLOCK_N <= 128 for 64/128-row tiles, <= 96 for 256-row tiles.
    * MK_SM90_GEMM_PIPELINE=0 turns it off (for measuring the difference).
    * NOTE: splitting a k-block's wgmmas into two column halves so that wider
-   * tiles fit too was measured slower (docs/perf.md): each half re-reads A. */
+   * tiles fit too was measured 11-20% slower (docs/perf.md), with A read
+   * from shared memory by each half and with A loaded once into registers
+   * (branch wip/rs-halves) alike: the narrower wgmmas, not the A reads. */
 #ifndef MK_SM90_GEMM_PIPELINE
 #define MK_SM90_GEMM_PIPELINE 1
 #endif

@@ -48,5 +48,6 @@ for name in "${names[@]}"; do
 done
 for name in "${names[@]}"; do
   echo "== $name"
-  grep "^- " "$D/ab-$name.md" | sed -e 's/gemm_fp8b128_//g' -e 's/_sm90a_bf16out_/ /g' -e 's/_swapab0//g' | cut -c1-300
+  sed -n "/^## GPU state/,/^## Every/p" "$D/ab-$name.md" | grep "^- " | cut -c1-200
+  sed -n "/^## Every configuration/,\$p" "$D/ab-$name.md" | grep "^- " | sed -e 's/gemm_fp8b128_//g' -e 's/_sm90a_bf16out_/ /g' -e 's/_swapab0//g' | cut -c1-300
 done

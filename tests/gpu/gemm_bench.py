@@ -66,6 +66,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gemm_check as gc  # noqa: E402  (quantization helpers)
+from gpu_state import GpuMonitor  # noqa: E402
 import mk  # noqa: E402
 
 import torch  # noqa: E402
@@ -90,8 +91,9 @@ FORCE = {}  # {"kernel": b"name"} while sweeping
 
 
 class Timer:
-    def __init__(self, iters, flush="read"):
+    def __init__(self, iters, flush="read", gap=False):
         self.iters = iters
+        self.gap = gap  # the profiled pass waits for the flush before each call, as the per-call pass does
         self.flush_buf = torch.ones(512 << 20, dtype=torch.int8, device=DEV)
         self.flush_mode = flush
         self.flush_names = self._kernel_names(self.flush)
@@ -108,6 +110,8 @@ class Timer:
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(iters):
                 self.flush()
+                if self.gap:
+                    torch.cuda.synchronize()
                 fn()
             torch.cuda.synchronize()
         return prof
@@ -342,6 +346,8 @@ def main():
     ap.add_argument("--sweep", action="store_true", help="also time every built configuration of each shape")
     ap.add_argument("--flush", choices=("read", "write"), default="read",
                     help="how L2 is flushed before each timed call (see 'kernel us')")
+    ap.add_argument("--profile-gap", action="store_true",
+                    help="profiled pass: wait for each flush before the call (default: queued right behind it)")
     ap.add_argument("--match", default="", metavar="TEXT",
                     help="only shapes whose row starts with TEXT (a comma list), e.g. 'dense 4096 x,decode' (default: all)")
     ap.add_argument("--deepgemm-path", default=os.environ.get("DEEPGEMM_PATH", ""), metavar="DIR",
@@ -351,7 +357,9 @@ def main():
     torch.manual_seed(0)
     lib = mk.Library(a.builddir)
     built = {(gc.KINDS[e["variant"] & 3], e["n"], e["k"]) for e in lib.registry() if e["op"] == mk.OP_GEMM_FP8}
-    timer = Timer(a.iters, a.flush)
+    timer = Timer(a.iters, a.flush, a.profile_gap)
+    mon = GpuMonitor()
+    states = []  # per timed row: the GPU's clocks while it ran (gpu_state.py)
     dg_note = load_deepgemm(a.deepgemm_path)
     if dg_note:
         print(dg_note, flush=True)
@@ -383,7 +391,7 @@ def main():
         if not a.sweep:
             return
         kname = {"dense": "dense", "contiguous": "grouped_contiguous"}.get(kind, "grouped_masked")
-        res = []
+        res, t_sweep = [], mon.now()
         for e in registry:
             if gc.KINDS[e["variant"] & 3] != kname or e["n"] != n or e["k"] != k:
                 continue
@@ -398,6 +406,7 @@ def main():
         res.sort()
         sweeps.append(f"{kind} {label}: " + ", ".join(f"{us:.1f} us {tflops(m, n, k, us) or 0:.0f} TF {name}"
                                                        for us, name in res))
+        states.append(f"{kind} {label} (sweep): {mon.summary(t_sweep, mon.now())}")
         print(sweeps[-1], flush=True)
 
     def deepgemm(kind, label, m, n, k, run, kus, dgp):
@@ -450,10 +459,12 @@ def main():
 
     def add(kind, label, m, n, k, run, info, peers, extra="", dgp=None):
         """One table row; `extra` is text for the ratio cell, or a function of the kernel us giving it."""
+        t_row = mon.now()
         kus = timer.kernel_us(run)
         if callable(extra):
             extra = extra(kus)
         cus = timer.call_us(run)
+        states.append(f"{kind} {label}: {mon.summary(t_row, mon.now())}")
         if cus < kus:
             # NOTE: the per-call time includes the host launch, so it cannot be below the kernel's own
             # time; when it is, the profiled pass ran in the slow state of docs/perf.md (GEMM run 9)
@@ -550,6 +561,9 @@ def main():
         table += "\n## DeepGEMM per shape\n\n" + (dg_note or "") + "\n\n" + "\n".join(f"- {x}" for x in dg_notes) + "\n"
     elif dg_note:
         table += "\n" + dg_note + "\n"
+    mon.close()
+    table += "\n## GPU state while each row was timed (nvidia-smi, tests/gpu/gpu_state.py)\n\n" + "\n".join(
+        f"- {x}" for x in states) + "\n"
     if sweeps:
         table += "\n## Every configuration (--sweep), fastest first\n\n" + "\n".join(f"- {x}" for x in sweeps) + "\n"
     print("\n" + table)

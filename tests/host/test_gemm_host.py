@@ -161,3 +161,30 @@ def test_gemm_manifest_keys(ctx):
     except ManifestError as e:
         results.append(("rejects_configs_all", "gemm.configs" in str(e), str(e)))
     return results
+
+
+def test_gemm_pick_loss_tool(ctx):
+    """tests/gpu/gemm_pick_loss.py on the stored H100 sweep (docs/data): both
+    passes parse whole (18 dense shapes, every configuration kept apart), a
+    cost that is the measured time itself loses nothing, its negation picks
+    the slowest configuration, and the shipped model's picks are scored."""
+    sys.path.insert(0, str(ctx.srcdir / "tests/gpu"))
+    import gemm_pick_loss as pl
+    sections = pl.parse(ctx.srcdir / "docs/data/gemm_sweep_h100_run10.md")
+    results = [("two_passes", len(sections) == 2, f"{len(sections)} sections")]
+    for title, data in sections:
+        tag = title.lower().replace(" ", "_")
+        counts = sorted(len(r) for r in data.values())
+        results.append((f"{tag}_shapes", len(data) == 18 and counts[0] >= 8, f"{len(data)} shapes, {counts}"))
+        swap = sum(c.swap_ab for r in data.values() for c in r)
+        mc = {c.mcast for r in data.values() for c in r}
+        results.append((f"{tag}_configs_distinct", swap > 0 and mc == {"", "a", "b"}, f"swap {swap}, mcast {mc}"))
+        oracle = pl.losses(data, lambda m, n, k, c, d=data: d[(m, n, k)][c])
+        results.append((f"{tag}_oracle_loses_nothing", all(us == best for _, us, _, best in oracle.values()), ""))
+        worst = pl.losses(data, lambda m, n, k, c, d=data: -d[(m, n, k)][c])
+        results.append((f"{tag}_negated_picks_slowest",
+                        all(us == max(data[s].values()) and us > best for s, (_, us, _, best) in worst.items()), ""))
+        model = pl.losses(data)
+        results.append((f"{tag}_model_scored", len(model) == 18 and all(us >= best for _, us, _, best in model.values()),
+                        ""))
+    return results

@@ -33,6 +33,25 @@ int main(void) {
   check_u64("desc_high_address", mk_wgmma_desc_kmajor_sw128(0x37c00), 0x40000040000137c0ull);
   /* only 18 address bits are encoded */
   check_u64("desc_address_wraps", mk_wgmma_desc_kmajor_sw128(0x40400), mk_wgmma_desc_kmajor_sw128(0x400));
+  /* the split form the k-loops step by stage: low word + constant high word */
+  check_u64("desc_sw128_hi_word", MK_WGMMA_DESC_SW128_HI, mk_wgmma_desc_kmajor_sw128(0) >> 32);
+  {
+    /* every 16-byte aligned shared address: the words rebuild the descriptor, and
+     * stepping the low word by a stage of 48 KiB (256 x 128 + 128 x 128 bytes)
+     * or 16 KiB equals the descriptor of the stepped address (no carry into LBO) */
+    uint32_t a, bad_split = 0, bad_step = 0;
+    for (a = 0; a < (1u << 18); a += 16) {
+      if (mk_wgmma_desc_sw128_from_lo(mk_wgmma_desc_sw128_lo(a)) != mk_wgmma_desc_kmajor_sw128(a)) ++bad_split;
+      if (a + 49152u < (1u << 18) &&
+          mk_wgmma_desc_sw128_from_lo(mk_wgmma_desc_sw128_lo(a) + (49152u >> 4)) != mk_wgmma_desc_kmajor_sw128(a + 49152u))
+        ++bad_step;
+      if (a + 16384u < (1u << 18) &&
+          mk_wgmma_desc_sw128_lo(a) + (16384u >> 4) != mk_wgmma_desc_sw128_lo(a + 16384u))
+        ++bad_step;
+    }
+    check_u64("desc_sw128_split_every_address", bad_split, 0);
+    check_u64("desc_sw128_step_every_address", bad_step, 0);
+  }
   /* each swizzle code lands in bits 62-63 */
   check_u64("desc_swizzle_none", mk_wgmma_desc(0, 0, 0, MK_WGMMA_SWIZZLE_NONE), 0ull);
   check_u64("desc_swizzle_64b", mk_wgmma_desc(0, 0, 0, MK_WGMMA_SWIZZLE_64B), 2ull << 62);

@@ -81,22 +81,20 @@ struct sm90_fp8_mainloop {
 
   /* ---- one k-block on the tensor core ------------------------------------------------- */
   /* Four m64nNk32 wgmmas (N = kMmaN) over one 128-wide k-block, 32 bytes
-   * apart: the wgmma A rows (64) at shared address a, the B rows at b, both
-   * K-major with 128-byte swizzle; then commit. a and b are warp-uniform
-   * (sm90_fp8_gemm_1d2d.cuh's math(): NOTE in sm90::warp_uniform), so the
-   * descriptors are uniform-register adds between back-to-back wgmmas. */
-  MK_DEV static void mma_kblock(uint32_t a, uint32_t b, float (&part)[kAcc]) {
-    const uint64_t da0 = mk_wgmma_desc_kmajor_sw128(a), db0 = mk_wgmma_desc_kmajor_sw128(b);
-    uint64_t da[4], db[4];
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      da[k] = mk_wgmma_desc_advance(da0, 32u * k);
-      db[k] = mk_wgmma_desc_advance(db0, 32u * k);
-    }
+   * apart, from the descriptors of its first A rows (64) and B rows, both
+   * K-major with 128-byte swizzle; then commit. The descriptors are
+   * warp-uniform (sm90_fp8_gemm_1d2d.cuh's math(): NOTE in sm90::warp_uniform),
+   * so the k steps are uniform-register adds between back-to-back wgmmas. */
+  MK_DEV static void mma_kblock_desc(uint64_t da, uint64_t db, float (&part)[kAcc]) {
     sm90::wgmma_fence();
 #pragma unroll
-    for (int k = 0; k < 4; ++k) sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, da[k], db[k], k > 0 ? 1u : 0u);
+    for (int k = 0; k < 4; ++k) sm90::wgmma_e4m3<cfg::kMmaN>::mma(part, da + 2u * k, db + 2u * k, k > 0 ? 1u : 0u);
     sm90::wgmma_commit();
+  }
+
+  /* the same from shared addresses a (A rows) and b (B rows) */
+  MK_DEV static void mma_kblock(uint32_t a, uint32_t b, float (&part)[kAcc]) {
+    mma_kblock_desc(mk_wgmma_desc_kmajor_sw128(a), mk_wgmma_desc_kmajor_sw128(b), part);
   }
 
   /* ---- normal orientation: one unit -------------------------------------------------- */
@@ -133,6 +131,16 @@ struct sm90_fp8_mainloop {
     float part[kAcc]; /* one unit's product; the first wgmma overwrites it */
 #pragma unroll
     for (int i = 0; i < kAcc; ++i) part[i] = 0.0f;
+    /* The current stage's descriptor low words (this warpgroup's first A row,
+     * B), stepped by the stage size rather than rebuilt from addresses
+     * every k-block (mk_wgmma_desc_sw128_lo in smem_desc.h).
+     * NOTE: 197 -> 189 instructions per k-block of a 256 x 128 tile
+     * (DeepGEMM's loop: 189); on an H100 neutral for 256 x 128 and 0.5-0.9%
+     * faster for 128 x 192 (docs/perf.md, GEMM run 10d). */
+    const uint32_t a_first = mk_wgmma_desc_sw128_lo(sm90::smem_u32(r.a)) + wg * (64u * 128u >> 4);
+    const uint32_t b_first = mk_wgmma_desc_sw128_lo(sm90::smem_u32(r.b));
+    uint32_t a_lo = a_first + ps.stage * (uint32_t)(cfg::kSmemA >> 4);
+    uint32_t b_lo = b_first + ps.stage * (uint32_t)(cfg::kSmemB >> 4);
     MK__UNROLL_N(MK_SM90_GEMM_KLOOP_UNROLL)
     for (int kb = 0; kb < cfg::kNumKBlocks; ++kb) {
       const float sb0 = sfb[kb * cfg::kSfbPerK], sb1 = sfb[kb * cfg::kSfbPerK + cfg::kSfbPerK - 1];
@@ -141,7 +149,9 @@ struct sm90_fp8_mainloop {
 #pragma unroll
       for (int w = 0; w < kWaves; ++w) {
         const uint32_t row = (uint32_t)w * 128 + wg * 64 + warp_in_wg * 16 + lane / 4;
-        issue(r, ps.stage, w, wg, part);
+        /* rows 128 w + 64 wg + [0, 64) of the tile: wave w is 128 rows (16 KiB) further */
+        mma_kblock_desc(mk_wgmma_desc_sw128_from_lo(a_lo) + (uint32_t)w * (128u * 128u >> 4),
+                        mk_wgmma_desc_sw128_from_lo(b_lo), part);
         const float sa0 = sfa[row], sa1 = sfa[row + 8]; /* while the tensor core runs */
         sm90::wgmma_wait<0>();
         sm90::wgmma_fence_operands(part);
@@ -149,6 +159,8 @@ struct sm90_fp8_mainloop {
         promote<kFormer>(total[w], part, sa0, sa1, sb0, sb1);
       }
       sm90::pipe_advance(ps);
+      a_lo = ps.stage == 0 ? a_first : a_lo + (uint32_t)(cfg::kSmemA >> 4);
+      b_lo = ps.stage == 0 ? b_first : b_lo + (uint32_t)(cfg::kSmemB >> 4);
     }
   }
 

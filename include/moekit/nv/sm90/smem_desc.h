@@ -58,6 +58,17 @@ MK_HD uint64_t mk_wgmma_desc_kmajor_sw128(uint32_t addr) {
  * field must not overflow, which holds for offsets inside one tile). */
 MK_HD uint64_t mk_wgmma_desc_advance(uint64_t desc, uint32_t bytes) { return desc + (uint64_t)(bytes >> 4); }
 
+/* mk_wgmma_desc_kmajor_sw128 split into its words: the low word (start
+ * address >> 4, LBO) depends on the address, the high word (SBO, swizzle)
+ * does not. A loop over pipeline stages can keep the low word and step it
+ * by stage_bytes >> 4: the 14-bit start field never carries into LBO while
+ * addresses stay below 256 KiB (all of shared memory).
+ *   mk_wgmma_desc_sw128_from_lo(mk_wgmma_desc_sw128_lo(a)) == mk_wgmma_desc_kmajor_sw128(a)
+ *   mk_wgmma_desc_sw128_lo(a) + (b >> 4) == mk_wgmma_desc_sw128_lo(a + b), a + b < 256 KiB */
+#define MK_WGMMA_DESC_SW128_HI ((1024u >> 4) | (MK_WGMMA_SWIZZLE_128B << 30))
+MK_HD uint32_t mk_wgmma_desc_sw128_lo(uint32_t addr) { return ((addr & 0x3FFFFu) >> 4) | ((16u >> 4) << 16); }
+MK_HD uint64_t mk_wgmma_desc_sw128_from_lo(uint32_t lo) { return ((uint64_t)MK_WGMMA_DESC_SW128_HI << 32) | lo; }
+
 /* Byte offset `o` inside a region written by TMA with a swizzle of `span`
  * bytes (32, 64 or 128; 0 = none): where the byte actually lives. The region
  * must be aligned to 8 * span bytes. 16-byte chunk bits (4..) are XORed with

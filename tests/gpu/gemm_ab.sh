@@ -11,7 +11,8 @@
 # shapes "dense 4096 x,contiguous 4x8192". Tables go to $OUT (or /tmp)/ab-NAME.md; the last lines
 # printed are each variant's sweep, fastest configuration first.
 # Switches the sm90 GEMM reads: MK_SM90_GEMM_PIPELINE, MK_SM90_GEMM_PIPE_GROUP,
-# MK_SM90_GEMM_KLOOP_UNROLL, MK_SM90_GEMM_GROUP_UNROLL (kernels/gemm/sm90_fp8_gemm_{cfg,mainloop}.cuh).
+# MK_SM90_GEMM_KLOOP_UNROLL, MK_SM90_GEMM_GROUP_UNROLL, MK_SM90_GEMM_SCALE_FIRST
+# (kernels/gemm/sm90_fp8_gemm_{cfg,mainloop}.cuh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 M=tests/gpu/manifests/deepseek-tune.toml MATCH="dense 4096 x,contiguous 4x8192" CHECK=""

@@ -51,6 +51,16 @@ struct sm90_fp8_ring {
  * among the promotion FFMAs. 16 overflows the instruction cache on tiles
  * with straddling B scales (8 specialized loops): up to 1.5x slower.
  * Unrolling the pipelined loop's groups twice changed nothing. */
+/* MK_SM90_GEMM_SCALE_FIRST=1: the lockstep loop reads a unit's A scales
+ * before issuing its wgmmas rather than after (as DeepGEMM does).
+ * NOTE: ptxas puts the scale products right after the unit's first wgmma
+ * either way; read after the issue, their shared-memory load is still in
+ * flight there and wgmmas 2-4 wait ~30 cycles. Measured on an H100 (docs/
+ * perf.md, GEMM run 10g): 0.4-1.3% faster for 256 x 128 at K >= 2048, ~1%
+ * slower at K = 512 and 1536, so it stays off until a wider A/B decides. */
+#ifndef MK_SM90_GEMM_SCALE_FIRST
+#define MK_SM90_GEMM_SCALE_FIRST 0
+#endif
 #ifndef MK_SM90_GEMM_KLOOP_UNROLL
 #define MK_SM90_GEMM_KLOOP_UNROLL 4
 #endif
@@ -149,10 +159,15 @@ struct sm90_fp8_mainloop {
 #pragma unroll
       for (int w = 0; w < kWaves; ++w) {
         const uint32_t row = (uint32_t)w * 128 + wg * 64 + warp_in_wg * 16 + lane / 4;
+#if MK_SM90_GEMM_SCALE_FIRST
+        const float sa0 = sfa[row], sa1 = sfa[row + 8];
+#endif
         /* rows 128 w + 64 wg + [0, 64) of the tile: wave w is 128 rows (16 KiB) further */
         mma_kblock_desc(mk_wgmma_desc_sw128_from_lo(a_lo) + (uint32_t)w * (128u * 128u >> 4),
                         mk_wgmma_desc_sw128_from_lo(b_lo), part);
+#if !MK_SM90_GEMM_SCALE_FIRST
         const float sa0 = sfa[row], sa1 = sfa[row + 8]; /* while the tensor core runs */
+#endif
         sm90::wgmma_wait<0>();
         sm90::wgmma_fence_operands(part);
         if (w == kWaves - 1) release_stage(r, ps.stage, lane);

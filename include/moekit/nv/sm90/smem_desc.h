@@ -66,7 +66,7 @@ MK_HD uint64_t mk_wgmma_desc_advance(uint64_t desc, uint32_t bytes) { return des
  *   mk_wgmma_desc_sw128_from_lo(mk_wgmma_desc_sw128_lo(a)) == mk_wgmma_desc_kmajor_sw128(a)
  *   mk_wgmma_desc_sw128_lo(a) + (b >> 4) == mk_wgmma_desc_sw128_lo(a + b), a + b < 256 KiB */
 #define MK_WGMMA_DESC_SW128_HI ((1024u >> 4) | (MK_WGMMA_SWIZZLE_128B << 30))
-MK_HD uint32_t mk_wgmma_desc_sw128_lo(uint32_t addr) { return ((addr & 0x3FFFFu) >> 4) | ((16u >> 4) << 16); }
+MK_HD uint32_t mk_wgmma_desc_sw128_lo(uint32_t addr) { return (uint32_t)mk_wgmma_desc_kmajor_sw128(addr); }
 MK_HD uint64_t mk_wgmma_desc_sw128_from_lo(uint32_t lo) { return ((uint64_t)MK_WGMMA_DESC_SW128_HI << 32) | lo; }
 
 /* Byte offset `o` inside a region written by TMA with a swizzle of `span`
